@@ -1,0 +1,197 @@
+"""Demo warehouse: a learning platform with university partners and enterprise customers.
+
+Every fact row carries its tenant columns: partner_id (the university that owns the
+course) and enterprise_id (the company that sponsors the learner, NULL for open
+learners). A distributed PostgreSQL can co-locate a tenant's rows on them.
+
+The big fact table, progress_events, has no foreign keys: it is bulk-loaded with COPY
+by the generator, which derives every reference from rows it wrote itself.
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-22
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+_TABLES = """
+create table organizations (
+    id          text primary key,
+    name        text not null,
+    kind        text not null check (kind in ('university', 'enterprise')),
+    country     text not null,
+    joined_at   timestamptz not null
+);
+
+create table instructors (
+    id          integer primary key,
+    partner_id  text not null references organizations (id),
+    full_name   text not null,
+    email       text not null
+);
+
+create table courses (
+    id              integer primary key,
+    partner_id      text not null references organizations (id),
+    instructor_id   integer not null references instructors (id),
+    title           text not null,
+    subject         text not null,
+    level           text not null check (level in ('beginner', 'intermediate', 'advanced')),
+    language        text not null,
+    is_paid         boolean not null,
+    price           numeric(8, 2) not null,
+    duration_hours  numeric(6, 1) not null,
+    launched_at     timestamptz not null
+);
+
+create table course_modules (
+    id                 integer primary key,
+    course_id          integer not null references courses (id),
+    position           integer not null,
+    title              text not null,
+    estimated_minutes  integer not null,
+    unique (course_id, position)
+);
+
+create table learners (
+    id             bigint primary key,
+    enterprise_id  text references organizations (id),
+    email          text not null,
+    full_name      text not null,
+    country        text not null,
+    signed_up_at   timestamptz not null
+);
+
+create table enrollments (
+    id             bigint primary key,
+    learner_id     bigint not null references learners (id),
+    course_id      integer not null references courses (id),
+    partner_id     text not null,
+    enterprise_id  text,
+    enrolled_at    timestamptz not null,
+    status         text not null check (status in ('active', 'completed', 'dropped')),
+    progress       numeric(5, 2) not null check (progress between 0 and 100),
+    completed_at   timestamptz,
+    grade          numeric(5, 2),
+    updated_at     timestamptz not null
+);
+
+create table progress_events (
+    id             bigint primary key,
+    enrollment_id  bigint not null,
+    learner_id     bigint not null,
+    course_id      integer not null,
+    module_id      integer not null,
+    partner_id     text not null,
+    enterprise_id  text,
+    event_type     text not null check (event_type in ('module_started', 'module_completed')),
+    occurred_at    timestamptz not null,
+    minutes_spent  integer not null
+);
+
+create table assessments (
+    id          integer primary key,
+    course_id   integer not null references courses (id),
+    module_id   integer references course_modules (id),
+    partner_id  text not null,
+    title       text not null,
+    kind        text not null check (kind in ('quiz', 'assignment', 'exam')),
+    max_score   numeric(6, 2) not null
+);
+
+create table assessment_submissions (
+    id             bigint primary key,
+    assessment_id  integer not null references assessments (id),
+    enrollment_id  bigint not null references enrollments (id),
+    learner_id     bigint not null,
+    course_id      integer not null,
+    partner_id     text not null,
+    enterprise_id  text,
+    submitted_at   timestamptz not null,
+    score          numeric(6, 2) not null,
+    passed         boolean not null
+);
+
+create table feedback (
+    id             bigint primary key,
+    enrollment_id  bigint not null references enrollments (id),
+    learner_id     bigint not null,
+    course_id      integer not null,
+    partner_id     text not null,
+    enterprise_id  text,
+    submitted_at   timestamptz not null,
+    rating         smallint not null check (rating between 1 and 5),
+    nps            smallint not null check (nps between 0 and 10),
+    comment        text
+);
+
+create table skills (
+    id        integer primary key,
+    name      text not null unique,
+    category  text not null
+);
+
+create table course_skills (
+    course_id  integer not null references courses (id),
+    skill_id   integer not null references skills (id),
+    primary key (course_id, skill_id)
+);
+
+create table skill_scores (
+    id             bigint primary key,
+    learner_id     bigint not null,
+    skill_id       integer not null references skills (id),
+    course_id      integer not null,
+    partner_id     text not null,
+    enterprise_id  text,
+    assessed_at    timestamptz not null,
+    score          numeric(5, 2) not null check (score between 0 and 100)
+);
+"""
+
+_INDEXES = """
+create index enrollments_partner_idx on enrollments (partner_id, enrolled_at);
+create index enrollments_enterprise_idx on enrollments (enterprise_id, enrolled_at);
+create index enrollments_course_idx on enrollments (course_id);
+create index enrollments_learner_idx on enrollments (learner_id);
+create index progress_events_partner_idx on progress_events (partner_id, occurred_at);
+create index progress_events_enterprise_idx on progress_events (enterprise_id, occurred_at);
+create index progress_events_enrollment_idx on progress_events (enrollment_id);
+create index progress_events_module_idx on progress_events (module_id);
+create index submissions_partner_idx on assessment_submissions (partner_id);
+create index submissions_enterprise_idx on assessment_submissions (enterprise_id);
+create index feedback_partner_idx on feedback (partner_id);
+create index feedback_enterprise_idx on feedback (enterprise_id);
+create index skill_scores_partner_idx on skill_scores (partner_id);
+create index skill_scores_enterprise_idx on skill_scores (enterprise_id, assessed_at);
+create index courses_partner_idx on courses (partner_id);
+create index learners_enterprise_idx on learners (enterprise_id);
+"""
+
+_DROP = """
+drop table if exists skill_scores, course_skills, skills, feedback, assessment_submissions,
+    assessments, progress_events, enrollments, learners, course_modules, courses,
+    instructors, organizations cascade;
+"""
+
+
+def _execute_each(script: str) -> None:
+    # asyncpg prepares every statement, and a prepared statement holds one command.
+    for statement in script.split(";"):
+        if statement.strip():
+            op.execute(statement)
+
+
+def upgrade() -> None:
+    _execute_each(_TABLES + _INDEXES)
+
+
+def downgrade() -> None:
+    _execute_each(_DROP)

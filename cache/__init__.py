@@ -1,0 +1,1 @@
+"""Result cache over Redis, keyed by the effective (authorized) semantic query."""

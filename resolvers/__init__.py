@@ -1,0 +1,1 @@
+"""From a semantic query to rows: planning, SQL compilation and execution."""

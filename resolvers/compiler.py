@@ -1,0 +1,297 @@
+"""Compilation: a Plan becomes one SQLAlchemy Core SELECT, then SQL text and parameters.
+
+Measures stay correct across joins. When the join tree repeats a model's rows (see
+`planner._multiplied`), that model's aggregates are computed over its distinct primary
+keys per group (Cube's approach): a `keys` subquery selects the distinct
+(dimensions, primary key) pairs under the query's filters, the model is joined back on
+its key and aggregated, and the per-model results are full-joined on the dimensions.
+Queries without repeated rows compile to a single plain GROUP BY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import asyncpg
+from sqlalchemy.sql.elements import ColumnElement
+
+from resolvers import sql
+from resolvers.filters import filter_sql
+from resolvers.plan import Node, Path, Plan, PlannedDimension, PlannedMeasure
+from schema.snippets import parse
+from schema.spec import Dimension, Measure, ModelSpec
+
+DIALECT = asyncpg.dialect()
+BaseKey = tuple[Path, str]  # (node path, base measure name)
+Lookup = Callable[[BaseKey], ColumnElement[Any]]
+
+_DIMENSION_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
+    "string": sa.String(),
+    "number": sa.Float(),
+    "boolean": sa.Boolean(),
+    "time": sa.DateTime(timezone=True),
+}
+_BASE = frozenset({"count", "count_distinct", "sum", "avg", "min", "max"})
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledQuery:
+    sql: str
+    params: tuple[Any, ...]
+    columns: tuple[str, ...]
+
+
+def _value_type(data_type: str | None) -> sa.types.TypeEngine[Any]:
+    return sa.BigInteger() if data_type == "integer" else sa.Float()
+
+
+def _label(key: BaseKey) -> str:
+    return "__".join((*key[0], key[1]))
+
+
+class _Builder:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.timezone = sa.bindparam("timezone", plan.timezone, type_=sa.String())
+        self.dimension_sql = {d.key: self._dimension(d) for d in plan.dimensions}
+
+    # --- expressions -------------------------------------------------------------
+
+    def node(self, path: Path) -> Node:
+        return self.plan.nodes[path]
+
+    def raw_dimension(self, path: Path, name: str, spec: Dimension) -> ColumnElement[Any]:
+        node = self.node(path)
+        return sql.member(node.model, node.alias, spec.sql, name, _DIMENSION_TYPES[spec.type])
+
+    def _dimension(self, d: PlannedDimension) -> ColumnElement[Any]:
+        raw = self.raw_dimension(d.path, d.name, d.spec)
+        if d.spec.type == "time":
+            local = sa.func.timezone(self.timezone, raw)  # wall-clock time in the query's zone
+            if d.granularity is None:
+                return local
+            return sa.func.date_trunc(sa.literal_column(f"'{d.granularity}'"), local)
+        if d.spec.type == "number":
+            return sa.cast(raw, _value_type(d.spec.data_type))
+        return raw
+
+    def aggregate(self, model: ModelSpec, alias: str, spec: Measure) -> ColumnElement[Any]:
+        key = sql.member(model, alias, None, model.primary_key)
+        value = key if spec.sql is None else sql.member(model, alias, spec.sql, "")
+        function: Any
+        match spec.type:
+            case "count":
+                function = sa.func.count(value)
+            case "count_distinct":
+                function = sa.func.count(sa.distinct(value))
+            case "sum":
+                function = sa.func.sum(value)
+            case "avg":
+                function = sa.func.avg(value)
+            case "min":
+                function = sa.func.min(value)
+            case "max":
+                function = sa.func.max(value)
+            case _:
+                raise AssertionError(f"not a base measure: {spec.type}")
+        if spec.filter is not None:
+            function = function.filter(sql.condition(model, alias, spec.filter))
+        if spec.type in ("count", "count_distinct"):
+            return function  # bigint already
+        if spec.type == "avg":
+            return sa.cast(function, sa.Float())
+        return sa.cast(function, _value_type(spec.data_type))
+
+    def measure(self, path: Path, name: str, base: Lookup) -> ColumnElement[Any]:
+        """A measure's value from the base aggregates; ratios and numbers are formulas."""
+        spec = self.node(path).model.measures[name]
+        if spec.type in _BASE:
+            return base((path, name))
+        if spec.type == "ratio":
+            assert spec.numerator is not None and spec.denominator is not None
+            numerator = sa.cast(self.measure(path, spec.numerator, base), sa.Float())
+            denominator = sa.cast(self.measure(path, spec.denominator, base), sa.Float())
+            return numerator / sa.func.nullif(denominator, sa.literal_column("0"), type_=sa.Float())
+        assert spec.sql is not None
+        names = {dep: self.measure(path, dep, base) for dep in spec.dependencies()}
+        return sa.cast(sql.snippet(parse(spec.sql), names), _value_type(spec.data_type))
+
+    def base_measures(self) -> list[BaseKey]:
+        """The base aggregates that the selected measures and HAVING filters need."""
+        found: dict[BaseKey, None] = {}
+
+        def add(path: Path, name: str) -> None:
+            spec = self.node(path).model.measures[name]
+            if spec.type in _BASE:
+                found[(path, name)] = None
+            for dep in sorted(spec.dependencies()):
+                add(path, dep)
+
+        for m in self.plan.measures:
+            add(m.path, m.name)
+        for target in _filter_measures(self.plan.having):
+            add(target.path, target.name)
+        return list(found)
+
+    def value_of(self, base: Lookup) -> Callable[[PlannedDimension | PlannedMeasure], ColumnElement[Any]]:
+        def value(target: PlannedDimension | PlannedMeasure) -> ColumnElement[Any]:
+            if isinstance(target, PlannedMeasure):
+                return self.measure(target.path, target.name, base)
+            return self.raw_dimension(target.path, target.name, target.spec)
+
+        return value
+
+    # --- FROM and WHERE ----------------------------------------------------------
+
+    def from_clause(self) -> sa.FromClause:
+        nodes = self.plan.nodes
+        root = nodes[()]
+        joined: sa.FromClause = sql.source(root.model, root.alias)
+        for path, node in nodes.items():
+            if node.join is None:
+                continue
+            parent = nodes[path[:-1]]
+            names: dict[str, sql.Piece] = {
+                parent.model.model: sql.AliasName(parent.alias),
+                node.model.model: sql.AliasName(node.alias),
+            }
+            on = sql.snippet(parse(node.join.sql), names, sa.Boolean(), grouped=False)
+            joined = joined.outerjoin(sql.source(node.model, node.alias), on)
+        return joined
+
+    def where(self) -> list[ColumnElement[bool]]:
+        no_measures: Lookup = _no_measure
+        clauses = [filter_sql(f, self.value_of(no_measures), self.timezone) for f in self.plan.where]
+        for path, segment in self.plan.segments:
+            node = self.node(path)
+            clauses.append(sql.condition(node.model, node.alias, segment.sql))
+        return clauses
+
+    def having(self, base: Lookup) -> list[ColumnElement[bool]]:
+        return [filter_sql(f, self.value_of(base), self.timezone) for f in self.plan.having]
+
+    # --- statements --------------------------------------------------------------
+
+    def build(self) -> sa.Select[Any]:
+        bases = self.base_measures()
+        repeated = [key for key in bases if key[0] in self.plan.multiplied]
+        stmt = self._single(bases) if not repeated else self._combined(bases)
+        return self._finish(stmt)
+
+    def _single(self, bases: list[BaseKey]) -> sa.Select[Any]:
+        aggregates = {
+            key: self.aggregate(self.node(key[0]).model, self.node(key[0]).alias, self._spec(key))
+            for key in bases
+        }
+        base = aggregates.__getitem__
+        columns = [expr.label(key) for key, expr in self.dimension_sql.items()]
+        columns += [self.measure(m.path, m.name, base).label(m.key) for m in self.plan.measures]
+        stmt = sa.select(*columns).select_from(self.from_clause()).where(*self.where())
+        if self.dimension_sql:
+            stmt = stmt.group_by(*self.dimension_sql.values())
+        return stmt.having(*self.having(base))
+
+    def _spec(self, key: BaseKey) -> Measure:
+        return self.node(key[0]).model.measures[key[1]]
+
+    def _combined(self, bases: list[BaseKey]) -> sa.Select[Any]:
+        groups: dict[Path | None, list[BaseKey]] = {}
+        for key in bases:
+            group = key[0] if key[0] in self.plan.multiplied else None
+            groups.setdefault(group, []).append(key)
+        subqueries: list[sa.Subquery] = []
+        owner: dict[BaseKey, sa.Subquery] = {}
+        for index, (group, keys) in enumerate(sorted(groups.items(), key=_group_order)):
+            sub = self._direct(keys, index) if group is None else self._deduplicated(group, keys, index)
+            subqueries.append(sub)
+            owner.update({key: sub for key in keys})
+
+        joined: sa.FromClause = subqueries[0]
+        for index, sub in enumerate(subqueries[1:], start=1):
+            on = [
+                _coalesce([s.c[key] for s in subqueries[:index]]).is_not_distinct_from(sub.c[key])
+                for key in self.dimension_sql
+            ]
+            joined = joined.join(sub, sa.and_(sa.true(), *on), full=True)
+
+        def base(key: BaseKey) -> ColumnElement[Any]:
+            return owner[key].c[_label(key)]
+
+        columns = [_coalesce([s.c[key] for s in subqueries]).label(key) for key in self.dimension_sql]
+        columns += [self.measure(m.path, m.name, base).label(m.key) for m in self.plan.measures]
+        return sa.select(*columns).select_from(joined).where(*self.having(base))
+
+    def _direct(self, keys: list[BaseKey], index: int) -> sa.Subquery:
+        columns = [expr.label(key) for key, expr in self.dimension_sql.items()]
+        for key in keys:
+            node = self.node(key[0])
+            columns.append(self.aggregate(node.model, node.alias, self._spec(key)).label(_label(key)))
+        stmt = sa.select(*columns).select_from(self.from_clause()).where(*self.where())
+        if self.dimension_sql:
+            stmt = stmt.group_by(*self.dimension_sql.values())
+        return stmt.subquery(f"_q{index}")
+
+    def _deduplicated(self, path: Path, keys: list[BaseKey], index: int) -> sa.Subquery:
+        node = self.node(path)
+        model = node.model
+        pk = sql.member(model, node.alias, None, model.primary_key)
+        distinct = (
+            sa.select(*[expr.label(key) for key, expr in self.dimension_sql.items()], pk.label("_pk"))
+            .select_from(self.from_clause())
+            .where(*self.where())
+            .distinct()
+            .subquery(f"_keys{index}")
+        )
+        alias = f"_rows{index}"
+        rows = sql.source(model, alias)
+        joined = distinct.join(rows, sql.member(model, alias, None, model.primary_key) == distinct.c["_pk"])
+        dimensions = [distinct.c[key] for key in self.dimension_sql]
+        aggregates = [self.aggregate(model, alias, self._spec(key)).label(_label(key)) for key in keys]
+        stmt = sa.select(*dimensions, *aggregates).select_from(joined)
+        if dimensions:
+            stmt = stmt.group_by(*dimensions)
+        return stmt.subquery(f"_q{index}")
+
+    def _finish(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
+        order = []
+        for item in self.plan.order:
+            column = sa.literal_column(DIALECT.identifier_preparer.quote(item.key))
+            order.append((column.desc() if item.descending else column.asc()).nulls_last())
+        return stmt.order_by(*order).limit(self.plan.limit).offset(self.plan.offset or None)
+
+
+def _group_order(item: tuple[Path | None, list[BaseKey]]) -> tuple[int, Path]:
+    group = item[0]
+    return (0, ()) if group is None else (1, group)
+
+
+def _coalesce(columns: list[Any]) -> ColumnElement[Any]:
+    return columns[0] if len(columns) == 1 else sa.func.coalesce(*columns)
+
+
+def _no_measure(key: BaseKey) -> ColumnElement[Any]:
+    raise AssertionError(f"measure {key} in a WHERE clause")
+
+
+def _filter_measures(filters: tuple[Any, ...]) -> list[PlannedMeasure]:
+    found: list[PlannedMeasure] = []
+    for item in filters:
+        if hasattr(item, "items"):
+            found += _filter_measures(item.items)
+        elif isinstance(item.target, PlannedMeasure):
+            found.append(item.target)
+    return found
+
+
+def build_select(plan: Plan) -> sa.Select[Any]:
+    return _Builder(plan).build()
+
+
+def compile_plan(plan: Plan) -> CompiledQuery:
+    compiled = build_select(plan).compile(dialect=DIALECT, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    positions = compiled.positiontup or []
+    return CompiledQuery(compiled.string, tuple(params[name] for name in positions), plan.columns)

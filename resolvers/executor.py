@@ -1,0 +1,66 @@
+"""Execution: compiled SQL on PostgreSQL through asyncpg, typed rows back.
+
+The statement goes straight to the asyncpg connection of SQLAlchemy's pool: its
+records need no per-row conversion, because the compiler casts every measure to the
+type clients see (counts bigint, averages and ratios float8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from resolvers.compiler import CompiledQuery
+from resolvers.errors import ExecutionError, QueryTimeoutError
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    columns: tuple[str, ...]
+    rows: Sequence[Sequence[Any]]  # asyncpg Records: tuples in `columns` order
+
+
+def create_engine(
+    url: str,
+    *,
+    statement_timeout_ms: int,
+    pool_size: int = 10,
+    max_overflow: int = 5,
+    pool_timeout_s: int = 10,
+) -> AsyncEngine:
+    """A bounded pool whose connections cancel any statement after the timeout."""
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout_s,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(statement_timeout_ms),
+                "application_name": "cohort",
+            }
+        },
+    )
+
+
+class Executor:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def run(self, query: CompiledQuery) -> QueryResult:
+        try:
+            async with self.engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                connection: asyncpg.Connection = raw.driver_connection
+                records = await connection.fetch(query.sql, *query.params)
+        except asyncpg.QueryCanceledError as exc:
+            raise QueryTimeoutError("the query ran past the statement timeout") from exc
+        except (asyncpg.PostgresError, OSError, asyncio.TimeoutError) as exc:
+            raise ExecutionError(f"the database failed: {type(exc).__name__}") from exc
+        return QueryResult(query.columns, records)

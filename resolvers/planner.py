@@ -1,0 +1,252 @@
+"""Planning: resolve a semantic query's names against the registry into a Plan.
+
+Every client mistake (an unknown member, a bad value, a limit out of range) is a
+QueryError here, before any SQL exists.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from resolvers.errors import QueryError
+from resolvers.plan import (
+    Node,
+    Path,
+    Plan,
+    PlannedCondition,
+    PlannedDimension,
+    PlannedFilter,
+    PlannedGroup,
+    PlannedMeasure,
+    PlannedOrder,
+)
+from resolvers.values import MemberType, check_values
+from schema.query import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    And,
+    Condition,
+    DimensionRef,
+    EffectiveQuery,
+    Filter,
+    Or,
+    measure_key,
+)
+from schema.registry import Registry, UnknownModelError
+from schema.spec import ModelSpec
+
+MAX_OFFSET = 10_000_000
+MAX_LABEL = 63  # PostgreSQL truncates longer identifiers
+
+
+def _timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise QueryError(f"unknown timezone {name!r}; use an IANA name such as Europe/London") from None
+    return name
+
+
+class _Planner:
+    def __init__(self, registry: Registry, root: ModelSpec) -> None:
+        self.registry = registry
+        self.nodes: dict[Path, Node] = {(): Node((), root, root.model, None)}
+
+    # --- the join tree -------------------------------------------------------------
+
+    def _child(self, node: Node, join_name: str) -> Node:
+        path = (*node.path, join_name)
+        if path not in self.nodes:
+            join = node.model.joins[join_name]
+            self.nodes[path] = Node(path, self.registry.model(join.model), "__".join(path), join)
+        return self.nodes[path]
+
+    def _route(self, start: ModelSpec, target: str, member: str) -> tuple[str, ...]:
+        """The shortest chain of joins from `start` to the model named `target`."""
+        queue: deque[tuple[str, tuple[str, ...]]] = deque([(start.model, ())])
+        seen = {start.model}
+        found: list[tuple[str, ...]] = []
+        while queue and not found:
+            for _ in range(len(queue)):
+                model, route = queue.popleft()
+                for join_name, join in sorted(self.registry.model(model).joins.items()):
+                    if join.model == target:
+                        found.append((*route, join_name))
+                    elif join.model not in seen:
+                        seen.add(join.model)
+                        queue.append((join.model, (*route, join_name)))
+        if not found:
+            raise QueryError(f"unknown member {member!r}: {start.model} has no join to {target!r}")
+        if len(found) > 1:
+            options = ", ".join(".".join(route) for route in found)
+            raise QueryError(f"member {member!r} is ambiguous; name the join path: {options}")
+        return found[0]
+
+    def walk(self, member: str) -> tuple[Node, str]:
+        *joins, name = member.split(".")
+        node = self.nodes[()]
+        for part in joins:
+            if part in node.model.joins:
+                node = self._child(node, part)
+            elif part in self.registry:
+                for join_name in self._route(node.model, part, member):
+                    node = self._child(node, join_name)
+            else:
+                raise QueryError(f"unknown member {member!r}: {node.model.model} has no join {part!r}")
+        return node, name
+
+    # --- members -------------------------------------------------------------------
+
+    def dimension(self, ref: DimensionRef, hidden_ok: bool = False) -> PlannedDimension:
+        node, name = self.walk(ref.member)
+        spec = node.model.dimensions.get(name)
+        if spec is None or not (spec.public or hidden_ok):
+            raise QueryError(f"unknown dimension {ref.member!r} on {node.model.model}")
+        if ref.granularity is not None:
+            if spec.type != "time":
+                raise QueryError(f"{ref.member!r} is a {spec.type} dimension and has no granularity")
+            allowed = spec.granularities or ()
+            if allowed and ref.granularity not in allowed:
+                raise QueryError(f"{ref.member!r} has no granularity {ref.granularity!r}")
+        return PlannedDimension(ref.key, node.path, name, spec, ref.granularity)
+
+    def measure(self, member: str) -> PlannedMeasure:
+        node, name = self.walk(member)
+        spec = node.model.measures.get(name)
+        if spec is None or not spec.public:
+            raise QueryError(f"unknown measure {member!r} on {node.model.model}")
+        return PlannedMeasure(measure_key(member), node.path, name, spec)
+
+    def _target(self, member: str, hidden_ok: bool) -> PlannedDimension | PlannedMeasure:
+        node, name = self.walk(member)
+        if name in node.model.measures:
+            return self.measure(member)
+        return self.dimension(DimensionRef(member), hidden_ok)
+
+    def condition(self, item: Filter, hidden_ok: bool) -> PlannedFilter:
+        if isinstance(item, And | Or):
+            if not item.items:
+                raise QueryError("an AND / OR filter needs at least one condition")
+            kind = "and" if isinstance(item, And) else "or"
+            planned = tuple(self.condition(child, hidden_ok) for child in item.items)
+            if len({_is_measure_filter(child) for child in planned}) > 1:
+                raise QueryError("one AND / OR group cannot mix measure and dimension conditions")
+            return PlannedGroup(kind, planned)
+        target = self._target(item.member, hidden_ok)
+        member_type: MemberType = (
+            "measure" if isinstance(target, PlannedMeasure) else target.spec.type
+        )
+        return PlannedCondition(target, item.op, check_values(item.member, member_type, item.op, item.values))
+
+
+def _is_measure_filter(item: PlannedFilter) -> bool:
+    if isinstance(item, PlannedGroup):
+        return _is_measure_filter(item.items[0])
+    return isinstance(item.target, PlannedMeasure)
+
+
+def _multiplied(nodes: dict[Path, Node]) -> frozenset[Path]:
+    """Nodes whose rows the join tree repeats.
+
+    Across a one_to_many join every row on the "one" side meets many rows, so
+    everything outside the child's subtree is repeated; across a many_to_one join the
+    child's subtree is. Aggregates over a repeated node need de-duplication.
+    """
+    repeated: set[Path] = set()
+    for path, node in nodes.items():
+        if node.join is None:
+            continue
+        subtree = {other for other in nodes if other[: len(path)] == path}
+        if node.join.relationship == "one_to_many":
+            repeated |= set(nodes) - subtree
+        elif node.join.relationship == "many_to_one":
+            repeated |= subtree
+    return frozenset(repeated)
+
+
+def _limit(limit: int | None, offset: int) -> tuple[int, int]:
+    if limit is None:
+        limit = DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise QueryError(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
+    return limit, offset
+
+
+def plan(registry: Registry, effective: EffectiveQuery) -> Plan:
+    query = effective.query
+    try:
+        root = registry.model(query.model)
+    except UnknownModelError:
+        raise QueryError(f"unknown model {query.model!r}") from None
+    planner = _Planner(registry, root)
+
+    dimensions = {d.key: d for d in (planner.dimension(ref) for ref in query.dimensions)}
+    measures = {m.key: m for m in (planner.measure(member) for member in query.measures)}
+    if not dimensions and not measures:
+        raise QueryError(f"select at least one measure or dimension of {root.model}")
+    for key in (*dimensions, *measures):
+        if len(key) > MAX_LABEL:
+            raise QueryError(f"member path {key!r} is too long")
+
+    filters = [planner.condition(item, hidden_ok=False) for item in query.filters]
+    filters += [planner.condition(item, hidden_ok=True) for item in effective.mandatory_filters]
+    segments = []
+    for member in query.segments:
+        node, name = planner.walk(member)
+        if name not in node.model.segments:
+            raise QueryError(f"unknown segment {member!r} on {node.model.model}")
+        segments.append((node.path, node.model.segments[name]))
+
+    selected = {*dimensions, *measures}
+    order = []
+    for item in query.order:
+        key = DimensionRef(item.member, item.granularity).key
+        if key not in selected:
+            raise QueryError(f"cannot order by {item.member!r}: it is not selected")
+        order.append(PlannedOrder(key, item.descending))
+    order += _default_order(list(dimensions.values()), list(measures.values()), bool(order))
+    limit, offset = _limit(query.limit, query.offset)
+
+    return Plan(
+        root=root.model,
+        nodes=dict(planner.nodes),
+        dimensions=tuple(dimensions.values()),
+        measures=tuple(measures.values()),
+        where=tuple(f for f in filters if not _is_measure_filter(f)),
+        having=tuple(f for f in filters if _is_measure_filter(f)),
+        segments=tuple(segments),
+        order=_dedupe_order(order),
+        limit=limit,
+        offset=offset,
+        timezone=_timezone(query.timezone),
+        multiplied=_multiplied(planner.nodes),
+    )
+
+
+def _default_order(
+    dimensions: list[PlannedDimension], measures: list[PlannedMeasure], ordered: bool
+) -> list[PlannedOrder]:
+    """Without an explicit order: by the first time grain, else the first measure
+    descending. Every dimension follows as a tie-breaker, so pages are stable."""
+    order: list[PlannedOrder] = []
+    if not ordered:
+        grains = [d for d in dimensions if d.granularity is not None]
+        if grains:
+            order.append(PlannedOrder(grains[0].key, descending=False))
+        elif measures:
+            order.append(PlannedOrder(measures[0].key, descending=True))
+    order += [PlannedOrder(d.key, descending=False) for d in dimensions]
+    return order
+
+
+def _dedupe_order(order: list[PlannedOrder]) -> tuple[PlannedOrder, ...]:
+    seen: set[str] = set()
+    result = []
+    for item in order:
+        if item.key not in seen:
+            seen.add(item.key)
+            result.append(item)
+    return tuple(result)

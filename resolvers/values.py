@@ -1,0 +1,121 @@
+"""Client filter values: checked against the operator and the member's type.
+
+Everything a client sends ends up as a bound parameter; this module makes sure the
+parameter has the type PostgreSQL expects, so bad input is a clear QueryError rather
+than a database error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Literal
+
+from resolvers.errors import QueryError
+from schema.query import FilterOp, FilterValue
+
+MemberType = Literal["string", "number", "boolean", "time", "measure"]
+MAX_FILTER_VALUES = 1_000
+
+_OPS: dict[MemberType, frozenset[str]] = {
+    "string": frozenset(
+        {"equals", "notEquals", "in", "notIn", "contains", "startsWith", "endsWith", "set", "notSet"}
+    ),
+    "number": frozenset({"equals", "notEquals", "in", "notIn", "gt", "gte", "lt", "lte", "set", "notSet"}),
+    "boolean": frozenset({"equals", "notEquals", "set", "notSet"}),
+    "time": frozenset(
+        {"equals", "notEquals", "in", "notIn", "gt", "gte", "lt", "lte", "set", "notSet"}
+        | {"inDateRange", "beforeDate", "afterDate"}
+    ),
+    "measure": frozenset({"equals", "notEquals", "in", "notIn", "gt", "gte", "lt", "lte", "set", "notSet"}),
+}
+_NO_VALUES = frozenset({"set", "notSet"})
+_ONE_VALUE = frozenset({"equals", "notEquals", "gt", "gte", "lt", "lte", "beforeDate", "afterDate"})
+_TWO_VALUES = frozenset({"inDateRange"})
+
+
+@dataclass(frozen=True, slots=True)
+class TimeValue:
+    """A point in time from a client. Naive values are read in the query's timezone;
+    a date-only value (`whole_day`) covers that whole local day where that matters."""
+
+    value: datetime
+    whole_day: bool
+
+
+Checked = str | int | float | bool | TimeValue
+
+
+def _count_error(member: str, op: str, expected: str, got: int) -> QueryError:
+    return QueryError(f"filter on {member!r}: {op} takes {expected}, got {got}")
+
+
+def _check_count(member: str, op: str, count: int) -> None:
+    if op in _NO_VALUES and count:
+        raise _count_error(member, op, "no values", count)
+    if op in _ONE_VALUE and count != 1:
+        raise _count_error(member, op, "exactly one value", count)
+    if op in _TWO_VALUES and count != 2:
+        raise _count_error(member, op, "two values (from, to)", count)
+    if op not in _NO_VALUES | _ONE_VALUE | _TWO_VALUES and not 1 <= count <= MAX_FILTER_VALUES:
+        raise _count_error(member, op, f"1 to {MAX_FILTER_VALUES} values", count)
+
+
+def _string(member: str, value: FilterValue) -> str:
+    if not isinstance(value, str):
+        raise QueryError(f"filter on {member!r} expects text, got {type(value).__name__}")
+    if "\x00" in value:
+        raise QueryError(f"filter on {member!r}: text cannot contain the NUL character")
+    return value
+
+
+def _number(member: str, value: FilterValue) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise QueryError(f"filter on {member!r} expects a number, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise QueryError(f"filter on {member!r} expects a finite number")
+    return value
+
+
+def _boolean(member: str, value: FilterValue) -> bool:
+    if not isinstance(value, bool):
+        raise QueryError(f"filter on {member!r} expects true or false, got {type(value).__name__}")
+    return value
+
+
+def parse_time(member: str, value: FilterValue) -> TimeValue:
+    if isinstance(value, datetime):
+        return TimeValue(value, whole_day=False)
+    if isinstance(value, date):
+        return TimeValue(datetime.combine(value, time()), whole_day=True)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return TimeValue(datetime.combine(date.fromisoformat(text), time()), whole_day=True)
+            return TimeValue(datetime.fromisoformat(text.replace("Z", "+00:00")), whole_day=False)
+        except ValueError:
+            pass
+    raise QueryError(
+        f"filter on {member!r} expects a date (YYYY-MM-DD) or an ISO 8601 date-time, got {value!r}"
+    )
+
+
+def check_values(
+    member: str, member_type: MemberType, op: FilterOp, values: tuple[FilterValue, ...]
+) -> tuple[Checked, ...]:
+    if op not in _OPS[member_type]:
+        allowed = ", ".join(sorted(_OPS[member_type]))
+        raise QueryError(f"filter on {member!r}: {op} is not valid for a {member_type}; use {allowed}")
+    _check_count(member, op, len(values))
+    if member_type == "string":
+        return tuple(_string(member, value) for value in values)
+    if member_type in ("number", "measure"):
+        return tuple(_number(member, value) for value in values)
+    if member_type == "boolean":
+        return tuple(_boolean(member, value) for value in values)
+    checked = tuple(parse_time(member, value) for value in values)
+    if op == "inDateRange" and checked[0].value.replace(tzinfo=None) > checked[1].value.replace(tzinfo=None):
+        raise QueryError(f"filter on {member!r}: inDateRange starts after it ends")
+    return checked

@@ -1,0 +1,1 @@
+"""The semantic layer's vocabulary: model files, their validation, and the registry."""

@@ -1,0 +1,85 @@
+"""Read model files (YAML) into ModelSpecs, collecting every problem instead of stopping."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from schema.issues import Issue
+from schema.spec import ModelSpec
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    file: str
+    spec: ModelSpec
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A SafeLoader that records duplicate keys, which PyYAML silently overwrites."""
+
+    duplicates: list[tuple[str, int]]
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Hashable, Any]:
+    seen: set[Hashable] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        if key in seen:
+            loader.duplicates.append((str(key), key_node.start_mark.line + 1))
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def _location(loc: tuple[int | str, ...], model: str) -> str:
+    return ".".join([model, *(str(part) for part in loc)]) if loc else model
+
+
+def load_text(text: str, file: str) -> tuple[LoadedModel | None, list[Issue]]:
+    stem = Path(file).stem
+    loader = _StrictLoader(text)
+    loader.duplicates = []
+    try:
+        data = loader.get_single_data()  # type: ignore[no-untyped-call]
+    except yaml.YAMLError as exc:
+        return None, [Issue(file, stem, f"not valid YAML: {exc}")]
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]
+    issues = [
+        Issue(file, stem, f"duplicate key {key!r} on line {line}") for key, line in loader.duplicates
+    ]
+    if not isinstance(data, dict):
+        return None, [*issues, Issue(file, stem, "a model file must be a mapping")]
+    name = str(data.get("model") or stem)
+    try:
+        spec = ModelSpec.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            issues.append(Issue(file, _location(error["loc"], name), error["msg"]))
+        return None, issues
+    return LoadedModel(file, spec), issues
+
+
+def load_directory(directory: Path) -> tuple[list[LoadedModel], list[Issue]]:
+    models: list[LoadedModel] = []
+    issues: list[Issue] = []
+    files = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
+    if not files:
+        issues.append(Issue(str(directory), "-", "no model files (*.yml) found"))
+    for path in files:
+        model, found = load_text(path.read_text(encoding="utf-8"), path.name)
+        issues.extend(found)
+        if model is not None:
+            models.append(model)
+    return models, issues

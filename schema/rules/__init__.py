@@ -1,0 +1,13 @@
+"""Validation rules over all loaded models; each returns the issues it finds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from schema.issues import Issue
+from schema.loader import LoadedModel
+from schema.rules import joins, members, names, references
+
+Rule = Callable[[Sequence[LoadedModel]], list[Issue]]
+
+RULES: tuple[Rule, ...] = (names.check, members.check, references.check, joins.check)

@@ -1,0 +1,128 @@
+"""The shape of a model file, as pydantic models.
+
+Shape errors (unknown keys, wrong types, bad enum values) are reported by pydantic;
+everything that needs more than one member or more than one file is a rule in
+`schema/rules/`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schema.snippets import placeholders
+
+Granularity = Literal["hour", "day", "week", "month", "quarter", "year"]
+GRANULARITIES: tuple[Granularity, ...] = ("hour", "day", "week", "month", "quarter", "year")
+DimensionType = Literal["string", "number", "boolean", "time"]
+MeasureType = Literal["count", "count_distinct", "sum", "avg", "min", "max", "ratio", "number"]
+Relationship = Literal["many_to_one", "one_to_many", "one_to_one"]
+ValueType = Literal["integer", "float"]
+Format = Literal["number", "integer", "percent", "currency", "minutes", "id", "email", "text"]
+
+# snake_case without double underscores: "__" joins path parts in SQL labels.
+NAME_PATTERN = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
+_NAME = re.compile(NAME_PATTERN)
+
+# Which keys each measure type accepts besides title/description/format/public.
+MEASURE_KEYS: dict[str, frozenset[str]] = {
+    "count": frozenset({"sql", "filter"}),
+    "count_distinct": frozenset({"sql", "filter"}),
+    "sum": frozenset({"sql", "filter", "data_type"}),
+    "avg": frozenset({"sql", "filter"}),
+    "min": frozenset({"sql", "filter", "data_type"}),
+    "max": frozenset({"sql", "filter", "data_type"}),
+    "ratio": frozenset({"numerator", "denominator"}),
+    "number": frozenset({"sql", "data_type"}),
+}
+MEASURES_NEEDING_SQL = frozenset({"count_distinct", "sum", "avg", "min", "max", "number"})
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _Member(_Spec):
+    title: str | None = None
+    description: str | None = None
+    format: Format | None = None
+    # Hidden members are not exposed to clients; access policies can still filter on them.
+    public: bool = True
+
+
+class Dimension(_Member):
+    type: DimensionType
+    sql: str | None = None  # default: the column named like the dimension
+    granularities: tuple[Granularity, ...] | None = None  # time only; default all
+    data_type: ValueType | None = None  # number only; default float
+
+
+class Measure(_Member):
+    type: MeasureType
+    sql: str | None = None
+    filter: str | None = None
+    numerator: str | None = None
+    denominator: str | None = None
+    data_type: ValueType | None = None
+
+    def dependencies(self) -> set[str]:
+        """The measures of the same model that a ratio or number measure is computed from."""
+        if self.type == "ratio":
+            return {name for name in (self.numerator, self.denominator) if name is not None}
+        if self.type == "number" and self.sql is not None:
+            return placeholders(self.sql)
+        return set()
+
+    def given_keys(self) -> set[str]:
+        return {
+            key
+            for key in ("sql", "filter", "numerator", "denominator", "data_type")
+            if getattr(self, key) is not None
+        }
+
+
+class Join(_Spec):
+    model: str
+    relationship: Relationship
+    sql: str
+    description: str | None = None
+
+
+class Segment(_Spec):
+    sql: str
+    title: str | None = None
+    description: str | None = None
+
+
+class ModelSpec(_Spec):
+    model: str = Field(pattern=NAME_PATTERN)
+    title: str | None = None
+    description: str | None = None
+    table: str | None = None
+    sql: str | None = None
+    primary_key: str
+    joins: dict[str, Join] = Field(default_factory=dict)
+    dimensions: dict[str, Dimension] = Field(default_factory=dict)
+    measures: dict[str, Measure] = Field(default_factory=dict)
+    segments: dict[str, Segment] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSpec:
+        if (self.table is None) == (self.sql is None):
+            raise ValueError("give exactly one of `table` or `sql`")
+        return self
+
+    def member_names(self) -> dict[str, list[str]]:
+        """Every named thing in the model, by kind."""
+        return {
+            "joins": list(self.joins),
+            "dimensions": list(self.dimensions),
+            "measures": list(self.measures),
+            "segments": list(self.segments),
+        }
+
+
+def is_name(text: str) -> bool:
+    return _NAME.match(text) is not None

