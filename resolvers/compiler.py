@@ -35,6 +35,7 @@ _DIMENSION_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "time": sa.DateTime(timezone=True),
 }
 _BASE = frozenset({"count", "count_distinct", "sum", "avg", "min", "max"})
+_COUNTS = frozenset({"count", "count_distinct"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,43 +199,55 @@ class _Builder:
         return self.node(key[0]).model.measures[key[1]]
 
     def _combined(self, bases: list[BaseKey]) -> sa.Select[Any]:
+        """One part per group of aggregates, stacked with UNION ALL and folded per group
+        of dimensions: GROUP BY matches NULL dimensions, which a join on them would not."""
         groups: dict[Path | None, list[BaseKey]] = {}
         for key in bases:
-            group = key[0] if key[0] in self.plan.multiplied else None
-            groups.setdefault(group, []).append(key)
-        subqueries: list[sa.Subquery] = []
-        owner: dict[BaseKey, sa.Subquery] = {}
+            groups.setdefault(key[0] if key[0] in self.plan.multiplied else None, []).append(key)
+        parts = []
         for index, (group, keys) in enumerate(sorted(groups.items(), key=_group_order)):
-            sub = self._direct(keys, index) if group is None else self._deduplicated(group, keys, index)
-            subqueries.append(sub)
-            owner.update({key: sub for key in keys})
-
-        joined: sa.FromClause = subqueries[0]
-        for index, sub in enumerate(subqueries[1:], start=1):
-            on = [
-                _coalesce([s.c[key] for s in subqueries[:index]]).is_not_distinct_from(sub.c[key])
-                for key in self.dimension_sql
-            ]
-            joined = joined.join(sub, sa.and_(sa.true(), *on), full=True)
+            part = self._direct(keys) if group is None else self._deduplicated(group, keys, index)
+            parts.append(part(bases))
+        stacked = sa.union_all(*parts).subquery("_parts")
+        dimensions = [stacked.c[key] for key in self.dimension_sql]
 
         def base(key: BaseKey) -> ColumnElement[Any]:
-            return owner[key].c[_label(key)]
+            value = sa.func.max(stacked.c[_label(key)])  # one part holds the value, the others NULL
+            return sa.func.coalesce(value, sa.literal_column("0")) if self._spec(key).type in _COUNTS else value
 
-        columns = [_coalesce([s.c[key] for s in subqueries]).label(key) for key in self.dimension_sql]
+        columns = [column.label(column.name) for column in dimensions]
         columns += [self.measure(m.path, m.name, base).label(m.key) for m in self.plan.measures]
-        return sa.select(*columns).select_from(joined).where(*self.having(base))
+        stmt = sa.select(*columns).select_from(stacked)
+        if dimensions:
+            stmt = stmt.group_by(*dimensions)
+        return stmt.having(*self.having(base))
 
-    def _direct(self, keys: list[BaseKey], index: int) -> sa.Subquery:
-        columns = [expr.label(key) for key, expr in self.dimension_sql.items()]
-        for key in keys:
-            node = self.node(key[0])
-            columns.append(self.aggregate(node.model, node.alias, self._spec(key)).label(_label(key)))
-        stmt = sa.select(*columns).select_from(self.from_clause()).where(*self.where())
-        if self.dimension_sql:
-            stmt = stmt.group_by(*self.dimension_sql.values())
-        return stmt.subquery(f"_q{index}")
+    def _columns(
+        self, dimensions: list[ColumnElement[Any]], own: dict[BaseKey, ColumnElement[Any]], bases: list[BaseKey]
+    ) -> list[ColumnElement[Any]]:
+        """The part's columns: the dimensions, then every base aggregate (NULL where another
+        part computes it), all in one order so that the parts stack."""
+        columns = [expr.label(key) for key, expr in zip(self.dimension_sql, dimensions, strict=True)]
+        for key in bases:
+            value = own.get(key)
+            if value is None:
+                value = sa.cast(sa.null(), _base_type(self._spec(key)))
+            columns.append(value.label(_label(key)))
+        return columns
 
-    def _deduplicated(self, path: Path, keys: list[BaseKey], index: int) -> sa.Subquery:
+    def _direct(self, keys: list[BaseKey]) -> Callable[[list[BaseKey]], sa.Select[Any]]:
+        def part(bases: list[BaseKey]) -> sa.Select[Any]:
+            own = {}
+            for key in keys:
+                node = self.node(key[0])
+                own[key] = self.aggregate(node.model, node.alias, self._spec(key))
+            columns = self._columns(list(self.dimension_sql.values()), own, bases)
+            stmt = sa.select(*columns).select_from(self.from_clause()).where(*self.where())
+            return stmt.group_by(*self.dimension_sql.values()) if self.dimension_sql else stmt
+
+        return part
+
+    def _deduplicated(self, path: Path, keys: list[BaseKey], index: int) -> Callable[[list[BaseKey]], sa.Select[Any]]:
         node = self.node(path)
         model = node.model
         pk = sql.member(model, node.alias, None, model.primary_key)
@@ -246,14 +259,17 @@ class _Builder:
             .subquery(f"_keys{index}")
         )
         alias = f"_rows{index}"
-        rows = sql.source(model, alias)
-        joined = distinct.join(rows, sql.member(model, alias, None, model.primary_key) == distinct.c["_pk"])
-        dimensions = [distinct.c[key] for key in self.dimension_sql]
-        aggregates = [self.aggregate(model, alias, self._spec(key)).label(_label(key)) for key in keys]
-        stmt = sa.select(*dimensions, *aggregates).select_from(joined)
-        if dimensions:
-            stmt = stmt.group_by(*dimensions)
-        return stmt.subquery(f"_q{index}")
+        joined = distinct.join(
+            sql.source(model, alias), sql.member(model, alias, None, model.primary_key) == distinct.c["_pk"]
+        )
+        dimensions: list[ColumnElement[Any]] = [distinct.c[key] for key in self.dimension_sql]
+
+        def part(bases: list[BaseKey]) -> sa.Select[Any]:
+            own = {key: self.aggregate(model, alias, self._spec(key)) for key in keys}
+            stmt = sa.select(*self._columns(dimensions, own, bases)).select_from(joined)
+            return stmt.group_by(*dimensions) if dimensions else stmt
+
+        return part
 
     def _finish(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
         order = []
@@ -268,8 +284,10 @@ def _group_order(item: tuple[Path | None, list[BaseKey]]) -> tuple[int, Path]:
     return (0, ()) if group is None else (1, group)
 
 
-def _coalesce(columns: list[Any]) -> ColumnElement[Any]:
-    return columns[0] if len(columns) == 1 else sa.func.coalesce(*columns)
+def _base_type(spec: Measure) -> sa.types.TypeEngine[Any]:
+    if spec.type in _COUNTS:
+        return sa.BigInteger()
+    return sa.Float() if spec.type == "avg" else _value_type(spec.data_type)
 
 
 def _no_measure(key: BaseKey) -> ColumnElement[Any]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,24 @@ from schema.spec import ModelSpec
 class LoadedModel:
     file: str
     spec: ModelSpec
+
+
+@dataclass
+class Loaded:
+    """What a set of files gave: valid specs, issues, and the names of models whose file
+    could not be read (so other files' references to them are not reported twice)."""
+
+    models: list[LoadedModel] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    broken: set[str] = field(default_factory=set)
+
+    def add(self, text: str, file: str) -> None:
+        model, issues = load_text(text, file)
+        self.issues.extend(issues)
+        if model is not None:
+            self.models.append(model)
+        else:
+            self.broken.add(_declared_name(text, file))
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -71,15 +90,16 @@ def load_text(text: str, file: str) -> tuple[LoadedModel | None, list[Issue]]:
     return LoadedModel(file, spec), issues
 
 
-def load_directory(directory: Path) -> tuple[list[LoadedModel], list[Issue]]:
-    models: list[LoadedModel] = []
-    issues: list[Issue] = []
+def _declared_name(text: str, file: str) -> str:
+    match = re.search(r"^model:\s*([A-Za-z0-9_]+)", text, re.MULTILINE)
+    return match.group(1) if match else Path(file).stem
+
+
+def load_directory(directory: Path) -> Loaded:
+    loaded = Loaded()
     files = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
     if not files:
-        issues.append(Issue(str(directory), "-", "no model files (*.yml) found"))
+        loaded.issues.append(Issue(str(directory), "-", "no model files (*.yml) found"))
     for path in files:
-        model, found = load_text(path.read_text(encoding="utf-8"), path.name)
-        issues.extend(found)
-        if model is not None:
-            models.append(model)
-    return models, issues
+        loaded.add(path.read_text(encoding="utf-8"), path.name)
+    return loaded

@@ -2,40 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-from schema.issues import Issue, ModelValidationError
-from schema.loader import LoadedModel, load_directory, load_text
+from schema.issues import ModelValidationError
+from schema.loader import Loaded, load_directory
 from schema.registry import Registry
 from schema.rules import RULES
 
 
-def validate(models: Sequence[LoadedModel], issues: Sequence[Issue] = ()) -> Registry:
-    """The registry of `models`, or ModelValidationError listing every problem."""
-    found = list(issues)
+def validate(loaded: Loaded) -> Registry:
+    """The registry of the loaded models, or ModelValidationError listing every problem."""
+    found = list(loaded.issues)
     for rule in RULES:
-        found.extend(rule(models))
+        found.extend(rule(loaded))
     if found:
         raise ModelValidationError(found)
     return Registry(
-        models={loaded.spec.model: loaded.spec for loaded in models},
-        files={loaded.spec.model: loaded.file for loaded in models},
+        models={model.spec.model: model.spec for model in loaded.models},
+        files={model.spec.model: model.file for model in loaded.models},
     )
 
 
 def load_registry(directory: Path) -> Registry:
-    models, issues = load_directory(directory)
-    return validate(models, issues)
+    return validate(load_directory(directory))
 
 
 def registry_from_texts(texts: dict[str, str]) -> Registry:
     """A registry from in-memory files (name -> YAML text); handy for tests and tools."""
-    models: list[LoadedModel] = []
-    issues: list[Issue] = []
+    loaded = Loaded()
     for file, text in sorted(texts.items()):
-        model, found = load_text(text, file)
-        issues.extend(found)
-        if model is not None:
-            models.append(model)
-    return validate(models, issues)
+        loaded.add(text, file)
+    return validate(loaded)

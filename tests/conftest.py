@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from api.demo.load import seed_demo
 from api.migrations import upgrade
+from schema.registry import Registry
+from schema.validator import load_registry
 from tests.databases import admin_postgres_url
 
 TEST_SEED = 7
@@ -46,3 +49,12 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_async_engine(database_url, pool_size=4)
     yield engine
     await engine.dispose()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-snapshots", action="store_true", help="Rewrite golden SQL files.")
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    return load_registry(Path(__file__).resolve().parents[1] / "schema" / "models")

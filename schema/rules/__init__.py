@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from schema.issues import Issue
-from schema.loader import LoadedModel
+from schema.loader import Loaded
 from schema.rules import joins, members, names, references
 
-Rule = Callable[[Sequence[LoadedModel]], list[Issue]]
+Rule = Callable[[Loaded], list[Issue]]
 
 RULES: tuple[Rule, ...] = (names.check, members.check, references.check, joins.check)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schema.issues import Issue
-from schema.loader import LoadedModel
+from schema.loader import Loaded, LoadedModel
 from schema.snippets import placeholders
 from schema.spec import Relationship
 
@@ -94,5 +94,6 @@ def _cycle_issues(models: Sequence[LoadedModel]) -> list[Issue]:
     return issues
 
 
-def check(models: Sequence[LoadedModel]) -> list[Issue]:
+def check(loaded: Loaded) -> list[Issue]:
+    models = loaded.models
     return _sql_issues(models) + _relationship_issues(models) + _cycle_issues(models)

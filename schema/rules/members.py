@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schema.issues import Issue
-from schema.loader import LoadedModel
+from schema.loader import Loaded, LoadedModel
 from schema.snippets import SELF, placeholders
 from schema.spec import MEASURE_KEYS, MEASURES_NEEDING_SQL, ModelSpec
 
@@ -55,7 +55,8 @@ def _measure_issues(spec: ModelSpec) -> list[tuple[str, str]]:
     return found
 
 
-def check(models: Sequence[LoadedModel]) -> list[Issue]:
+def check(loaded: Loaded) -> list[Issue]:
+    models = loaded.models
     issues: list[Issue] = []
     for loaded in models:
         spec = loaded.spec

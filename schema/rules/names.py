@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from schema.issues import Issue
-from schema.loader import LoadedModel
+from schema.loader import Loaded, LoadedModel
 from schema.spec import NAME_PATTERN, is_name
 
 
@@ -15,7 +15,8 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def check(models: Sequence[LoadedModel]) -> list[Issue]:
+def check(loaded: Loaded) -> list[Issue]:
+    models = loaded.models
     issues: list[Issue] = []
     files_by_name: dict[str, list[str]] = defaultdict(list)
     for loaded in models:

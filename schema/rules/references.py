@@ -3,10 +3,8 @@ and no measure defined in terms of itself."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from schema.issues import Issue
-from schema.loader import LoadedModel
+from schema.loader import Loaded
 from schema.spec import ModelSpec
 
 
@@ -44,16 +42,15 @@ def _measure_issues(spec: ModelSpec) -> list[tuple[str, str]]:
     return found
 
 
-def check(models: Sequence[LoadedModel]) -> list[Issue]:
-    known = {loaded.spec.model for loaded in models}
+def check(loaded: Loaded) -> list[Issue]:
+    # A model whose file failed to load exists; its own issues say what is wrong with it.
+    known = {model.spec.model for model in loaded.models} | loaded.broken
     issues: list[Issue] = []
-    for loaded in models:
-        spec = loaded.spec
+    for model in loaded.models:
+        spec = model.spec
         for name, join in spec.joins.items():
             if join.model not in known:
-                issues.append(
-                    Issue(loaded.file, f"{spec.model}.joins.{name}", f"unknown model {join.model!r}")
-                )
+                issues.append(Issue(model.file, f"{spec.model}.joins.{name}", f"unknown model {join.model!r}"))
         for where, reason in _measure_issues(spec):
-            issues.append(Issue(loaded.file, f"{spec.model}.{where}", reason))
+            issues.append(Issue(model.file, f"{spec.model}.{where}", reason))
     return issues

@@ -1,0 +1,208 @@
+"""The `cohort` command line: validate models, migrate, seed the demo, query, run."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.settings import Settings
+from schema.issues import ModelValidationError
+from schema.registry import Registry
+from schema.validator import load_registry
+
+app = typer.Typer(help="Cohort: a self-serve analytics API for learning platforms.", no_args_is_help=True)
+console = Console()
+T = TypeVar("T")
+
+
+def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Start (or find) the databases, run `work` on an engine, and clean up."""
+    from api.services import start_services
+    from resolvers.executor import create_engine
+
+    services = start_services(settings)
+
+    async def main() -> T:
+        engine = create_engine(services.database_url, statement_timeout_ms=settings.statement_timeout_ms)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _registry(models: Path | None, settings: Settings) -> Registry:
+    try:
+        return load_registry(models or settings.models_dir)
+    except ModelValidationError as exc:
+        _print_issues(exc)
+        raise typer.Exit(1) from None
+
+
+def _print_issues(error: ModelValidationError) -> None:
+    table = Table("file", "member", "problem", title=f"{len(error.issues)} problem(s)", title_justify="left")
+    for issue in error.issues:
+        table.add_row(issue.file, issue.member, issue.reason)
+    console.print(table)
+
+
+ModelsOption = Annotated[Path | None, typer.Option("--models", help="Folder of model files.")]
+
+
+@app.command()
+def validate(
+    models: ModelsOption = None,
+    db: Annotated[bool, typer.Option("--db", help="Also check tables, columns and types in the database.")] = False,
+) -> None:
+    """Check the model files; report every problem at once."""
+    settings = Settings.from_env()
+    registry = _registry(models, settings)
+    if db:
+        from resolvers.model_check import check_database
+
+        issues = _with_engine(settings, lambda engine: check_database(registry, engine))
+        if issues:
+            _print_issues(ModelValidationError(issues))
+            raise typer.Exit(1)
+    where = "files and database" if db else "files"
+    console.print(f"[green]{len(registry.models)} models valid[/green] ({where}); version {registry.version}")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations."""
+    from api.migrations import upgrade
+
+    _with_engine(Settings.from_env(), upgrade)
+    console.print("[green]migrated[/green]")
+
+
+@app.command()
+def seed(
+    scale: Annotated[str | None, typer.Option(help="tiny, default or large.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same data.")] = None,
+) -> None:
+    """Load the demo warehouse (replacing what is there)."""
+    from api.demo.load import seed_demo
+    from api.migrations import upgrade
+
+    settings = Settings.from_env()
+
+    async def work(engine: AsyncEngine) -> dict[str, int]:
+        await upgrade(engine)
+        return await seed_demo(
+            engine, scale=scale or settings.demo_scale, seed=settings.demo_seed if seed is None else seed, progress=True
+        )
+
+    counts = _with_engine(settings, work)
+    console.print(f"[green]seeded[/green] {sum(counts.values()):,} rows in {len(counts)} tables")
+
+
+def _dimension(text: str) -> Any:
+    from schema.query import DimensionRef
+    from schema.spec import GRANULARITIES
+
+    head, _, last = text.rpartition(".")
+    if head and last in GRANULARITIES:
+        return DimensionRef(head, last)  # type: ignore[arg-type]
+    return DimensionRef(text)
+
+
+def _condition(text: str) -> Any:
+    from schema.query import FILTER_OPS, Condition
+
+    member, op, *rest = text.split(":", 2)
+    if op not in FILTER_OPS:
+        raise typer.BadParameter(f"{op!r} is not an operator; use one of {', '.join(FILTER_OPS)}")
+    values: tuple[Any, ...] = tuple(_scalar(v) for v in rest[0].split(",")) if rest else ()
+    return Condition(member, op, values)  # type: ignore[arg-type]
+
+
+def _scalar(text: str) -> Any:
+    """Numbers and true/false as JSON; anything else (or "quoted") as text."""
+    import orjson
+
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    return value if isinstance(value, int | float | bool | str) else text
+
+
+@app.command()
+def query(
+    model: str,
+    measure: Annotated[list[str] | None, typer.Option("--measure", "-m")] = None,
+    dimension: Annotated[list[str] | None, typer.Option("--dimension", "-d", help="e.g. course.subject or enrolled_at.month")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", "-w", help="member:op:value[,value], e.g. status:equals:active")] = None,
+    segment: Annotated[list[str] | None, typer.Option("--segment", "-s")] = None,
+    limit: int = 20,
+    timezone: str = "UTC",
+    show_sql: Annotated[bool, typer.Option("--sql", help="Print the SQL and its parameters too.")] = False,
+    models: ModelsOption = None,
+) -> None:
+    """Run a semantic query against the warehouse and print the rows."""
+    from resolvers.errors import QueryError
+    from resolvers.executor import Executor
+    from resolvers.service import QueryService
+    from schema.query import EffectiveQuery, SemanticQuery
+
+    settings = Settings.from_env()
+    registry = _registry(models, settings)
+    semantic = SemanticQuery(
+        model=model,
+        measures=tuple(measure or ()),
+        dimensions=tuple(_dimension(d) for d in dimension or ()),
+        filters=tuple(_condition(w) for w in where or ()),
+        segments=tuple(segment or ()),
+        limit=limit,
+        timezone=timezone,
+    )
+
+    async def work(engine: AsyncEngine) -> Any:
+        service = QueryService(registry, Executor(engine))
+        compiled = service.compile(EffectiveQuery(semantic))
+        if show_sql:
+            console.print(compiled.sql, markup=False, highlight=False)
+            console.print(f"parameters: {list(compiled.params)}", markup=False)
+        return await service.executor.run(compiled)
+
+    try:
+        result = _with_engine(settings, work)
+    except QueryError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    table = Table(*result.columns)
+    for row in result.rows:
+        table.add_row(*("∅" if value is None else str(value) for value in row))
+    console.print(table)
+
+
+@app.command()
+def run() -> None:
+    """Prepare everything on this machine: databases, migrations, demo data."""
+    from api.demo.load import is_seeded, seed_demo
+    from api.migrations import upgrade
+
+    settings = Settings.from_env()
+    _registry(None, settings)
+
+    async def work(engine: AsyncEngine) -> None:
+        await upgrade(engine)
+        if not await is_seeded(engine):
+            console.print(f"seeding the demo warehouse ({settings.demo_scale} scale)...")
+            await seed_demo(engine, scale=settings.demo_scale, seed=settings.demo_seed, progress=True)
+
+    _with_engine(settings, work)
+    console.print("[green]ready.[/green] Try:")
+    console.print("  .venv/bin/cohort query enrollments -m count -m completion_rate -d course.subject --sql")
+    console.print("  .venv/bin/cohort query feedback -m nps -m avg_rating -d course.partner.name")
+    console.print("  .venv/bin/cohort query module_funnel -m learners_reached -d module.position -w course.id:equals:1")
