@@ -60,7 +60,9 @@ ModelsOption = Annotated[Path | None, typer.Option("--models", help="Folder of m
 @app.command()
 def validate(
     models: ModelsOption = None,
-    db: Annotated[bool, typer.Option("--db", help="Also check tables, columns and types in the database.")] = False,
+    db: Annotated[
+        bool, typer.Option("--db", help="Also check tables, columns and types in the database.")
+    ] = False,
 ) -> None:
     """Check the model files; report every problem at once."""
     settings = Settings.from_env()
@@ -99,7 +101,10 @@ def seed(
     async def work(engine: AsyncEngine) -> dict[str, int]:
         await upgrade(engine)
         return await seed_demo(
-            engine, scale=scale or settings.demo_scale, seed=settings.demo_seed if seed is None else seed, progress=True
+            engine,
+            scale=scale or settings.demo_scale,
+            seed=settings.demo_seed if seed is None else seed,
+            progress=True,
         )
 
     counts = _with_engine(settings, work)
@@ -112,7 +117,7 @@ def _dimension(text: str) -> Any:
 
     head, _, last = text.rpartition(".")
     if head and last in GRANULARITIES:
-        return DimensionRef(head, last)  # type: ignore[arg-type]
+        return DimensionRef(head, last)
     return DimensionRef(text)
 
 
@@ -123,7 +128,7 @@ def _condition(text: str) -> Any:
     if op not in FILTER_OPS:
         raise typer.BadParameter(f"{op!r} is not an operator; use one of {', '.join(FILTER_OPS)}")
     values: tuple[Any, ...] = tuple(_scalar(v) for v in rest[0].split(",")) if rest else ()
-    return Condition(member, op, values)  # type: ignore[arg-type]
+    return Condition(member, op, values)
 
 
 def _scalar(text: str) -> Any:
@@ -141,8 +146,13 @@ def _scalar(text: str) -> Any:
 def query(
     model: str,
     measure: Annotated[list[str] | None, typer.Option("--measure", "-m")] = None,
-    dimension: Annotated[list[str] | None, typer.Option("--dimension", "-d", help="e.g. course.subject or enrolled_at.month")] = None,
-    where: Annotated[list[str] | None, typer.Option("--where", "-w", help="member:op:value[,value], e.g. status:equals:active")] = None,
+    dimension: Annotated[
+        list[str] | None, typer.Option("--dimension", "-d", help="e.g. course.subject or enrolled_at.month")
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option("--where", "-w", help="member:op:value[,value], e.g. status:equals:active"),
+    ] = None,
     segment: Annotated[list[str] | None, typer.Option("--segment", "-s")] = None,
     limit: int = 20,
     timezone: str = "UTC",
@@ -205,4 +215,6 @@ def run() -> None:
     console.print("[green]ready.[/green] Try:")
     console.print("  .venv/bin/cohort query enrollments -m count -m completion_rate -d course.subject --sql")
     console.print("  .venv/bin/cohort query feedback -m nps -m avg_rating -d course.partner.name")
-    console.print("  .venv/bin/cohort query module_funnel -m learners_reached -d module.position -w course.id:equals:1")
+    console.print(
+        "  .venv/bin/cohort query module_funnel -m learners_reached -d module.position -w course.id:equals:1"
+    )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic.config import Config
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
-from alembic.config import Config
 
 _INI = Path(__file__).resolve().parent.parent / "alembic.ini"
 

@@ -37,9 +37,9 @@ def asyncpg_url(url: str) -> str:
 
 
 def _embedded_postgres(data_dir: Path) -> tuple[str, Any]:
-    import pgserver
+    from pgserver import get_server  # type: ignore[attr-defined]
 
-    server = pgserver.get_server(data_dir / "postgres", cleanup_mode=None)
+    server = get_server(data_dir / "postgres", cleanup_mode=None)
     return server.get_uri(), server
 
 

@@ -24,7 +24,7 @@ from resolvers.plan import Node, Path, Plan, PlannedDimension, PlannedMeasure
 from schema.snippets import parse
 from schema.spec import Dimension, Measure, ModelSpec
 
-DIALECT = asyncpg.dialect()
+DIALECT = asyncpg.dialect()  # type: ignore[no-untyped-call]
 BaseKey = tuple[Path, str]  # (node path, base measure name)
 Lookup = Callable[[BaseKey], ColumnElement[Any]]
 
@@ -100,8 +100,9 @@ class _Builder:
                 raise AssertionError(f"not a base measure: {spec.type}")
         if spec.filter is not None:
             function = function.filter(sql.condition(model, alias, spec.filter))
-        if spec.type in ("count", "count_distinct"):
-            return function  # bigint already
+        if spec.type in _COUNTS:
+            counted: ColumnElement[Any] = function  # bigint already
+            return counted
         if spec.type == "avg":
             return sa.cast(function, sa.Float())
         return sa.cast(function, _value_type(spec.data_type))
@@ -213,7 +214,9 @@ class _Builder:
 
         def base(key: BaseKey) -> ColumnElement[Any]:
             value = sa.func.max(stacked.c[_label(key)])  # one part holds the value, the others NULL
-            return sa.func.coalesce(value, sa.literal_column("0")) if self._spec(key).type in _COUNTS else value
+            return (
+                sa.func.coalesce(value, sa.literal_column("0")) if self._spec(key).type in _COUNTS else value
+            )
 
         columns = [column.label(column.name) for column in dimensions]
         columns += [self.measure(m.path, m.name, base).label(m.key) for m in self.plan.measures]
@@ -223,11 +226,16 @@ class _Builder:
         return stmt.having(*self.having(base))
 
     def _columns(
-        self, dimensions: list[ColumnElement[Any]], own: dict[BaseKey, ColumnElement[Any]], bases: list[BaseKey]
+        self,
+        dimensions: list[ColumnElement[Any]],
+        own: dict[BaseKey, ColumnElement[Any]],
+        bases: list[BaseKey],
     ) -> list[ColumnElement[Any]]:
         """The part's columns: the dimensions, then every base aggregate (NULL where another
         part computes it), all in one order so that the parts stack."""
-        columns = [expr.label(key) for key, expr in zip(self.dimension_sql, dimensions, strict=True)]
+        columns: list[ColumnElement[Any]] = [
+            expr.label(key) for key, expr in zip(self.dimension_sql, dimensions, strict=True)
+        ]
         for key in bases:
             value = own.get(key)
             if value is None:
@@ -247,7 +255,9 @@ class _Builder:
 
         return part
 
-    def _deduplicated(self, path: Path, keys: list[BaseKey], index: int) -> Callable[[list[BaseKey]], sa.Select[Any]]:
+    def _deduplicated(
+        self, path: Path, keys: list[BaseKey], index: int
+    ) -> Callable[[list[BaseKey]], sa.Select[Any]]:
         node = self.node(path)
         model = node.model
         pk = sql.member(model, node.alias, None, model.primary_key)
@@ -272,9 +282,9 @@ class _Builder:
         return part
 
     def _finish(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
-        order = []
+        order: list[ColumnElement[Any]] = []
         for item in self.plan.order:
-            column = sa.literal_column(DIALECT.identifier_preparer.quote(item.key))
+            column: ColumnElement[Any] = sa.literal_column(DIALECT.identifier_preparer.quote(item.key))
             order.append((column.desc() if item.descending else column.asc()).nulls_last())
         return stmt.order_by(*order).limit(self.plan.limit).offset(self.plan.offset or None)
 

@@ -7,7 +7,6 @@ type clients see (counts bigint, averages and ratios float8).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +60,6 @@ class Executor:
                 records = await connection.fetch(query.sql, *query.params)
         except asyncpg.QueryCanceledError as exc:
             raise QueryTimeoutError("the query ran past the statement timeout") from exc
-        except (asyncpg.PostgresError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
             raise ExecutionError(f"the database failed: {type(exc).__name__}") from exc
         return QueryResult(query.columns, records)

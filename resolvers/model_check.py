@@ -46,7 +46,9 @@ def _statements(model: ModelSpec) -> list[tuple[str, str, str | None]]:
     ]
     for name, dim in model.dimensions.items():
         expr = sql.member(model, _ALIAS, dim.sql, name)
-        found.append((f"{model.model}.dimensions.{name}", _text(sa.select(expr).select_from(table)), dim.type))
+        found.append(
+            (f"{model.model}.dimensions.{name}", _text(sa.select(expr).select_from(table)), dim.type)
+        )
     for name, measure in model.measures.items():
         if measure.type in ("ratio", "number"):
             continue  # formulas over other measures, checked through them
@@ -56,7 +58,11 @@ def _statements(model: ModelSpec) -> list[tuple[str, str, str | None]]:
         text = _text(sa.select(*parts).select_from(table))
         found.append((f"{model.model}.measures.{name}", text, None))
     for name, segment in model.segments.items():
-        text = _text(sa.select(sa.literal_column("1")).select_from(table).where(sql.condition(model, _ALIAS, segment.sql)))
+        text = _text(
+            sa.select(sa.literal_column("1"))
+            .select_from(table)
+            .where(sql.condition(model, _ALIAS, segment.sql))
+        )
         found.append((f"{model.model}.segments.{name}", text, None))
     return found
 
@@ -68,7 +74,13 @@ def _join_statements(registry: Registry, model: ModelSpec) -> list[tuple[str, st
         names: dict[str, sql.Piece] = {model.model: sql.AliasName("a"), target.model: sql.AliasName("b")}
         on = sql.snippet(parse(join.sql), names, sa.Boolean(), grouped=False)
         joined = sql.source(model, "a").join(sql.source(target, "b"), on)
-        found.append((f"{model.model}.joins.{name}", _text(sa.select(sa.literal_column("1")).select_from(joined)), None))
+        found.append(
+            (
+                f"{model.model}.joins.{name}",
+                _text(sa.select(sa.literal_column("1")).select_from(joined)),
+                None,
+            )
+        )
     return found
 
 

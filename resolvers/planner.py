@@ -26,7 +26,6 @@ from schema.query import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     And,
-    Condition,
     DimensionRef,
     EffectiveQuery,
     Filter,
@@ -128,15 +127,12 @@ class _Planner:
         if isinstance(item, And | Or):
             if not item.items:
                 raise QueryError("an AND / OR filter needs at least one condition")
-            kind = "and" if isinstance(item, And) else "or"
             planned = tuple(self.condition(child, hidden_ok) for child in item.items)
             if len({_is_measure_filter(child) for child in planned}) > 1:
                 raise QueryError("one AND / OR group cannot mix measure and dimension conditions")
-            return PlannedGroup(kind, planned)
+            return PlannedGroup("and" if isinstance(item, And) else "or", planned)
         target = self._target(item.member, hidden_ok)
-        member_type: MemberType = (
-            "measure" if isinstance(target, PlannedMeasure) else target.spec.type
-        )
+        member_type: MemberType = "measure" if isinstance(target, PlannedMeasure) else target.spec.type
         return PlannedCondition(target, item.op, check_values(item.member, member_type, item.op, item.values))
 
 

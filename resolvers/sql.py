@@ -73,12 +73,14 @@ def model_names(model: ModelSpec, alias: str) -> dict[str, Piece]:
     return {SELF: name, model.model: name}
 
 
-def member(model: ModelSpec, alias: str, sql: str | None, default_column: str,
-           type_: TypeEngine[Any] | None = None) -> Snippet:
+def member(
+    model: ModelSpec, alias: str, sql: str | None, default_column: str, type_: TypeEngine[Any] | None = None
+) -> Snippet:
     """A dimension's, measure's or key's SQL on the table aliased `alias`."""
     text = default_column if sql is None else sql
-    return snippet(member_sql(sql, default_column), model_names(model, alias), type_,
-                   grouped=not is_column(text.strip()))
+    return snippet(
+        member_sql(sql, default_column), model_names(model, alias), type_, grouped=not is_column(text.strip())
+    )
 
 
 def condition(model: ModelSpec, alias: str, sql: str) -> Snippet:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,16 +48,17 @@ class _StrictLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Hashable, Any]:
     seen: set[Hashable] = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node)
         if key in seen:
             loader.duplicates.append((str(key), key_node.start_mark.line + 1))
         seen.add(key)
-    return loader.construct_mapping(node)
+    mapping: dict[Hashable, Any] = loader.construct_mapping(node)
+    return mapping
 
 
 _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
+    _construct_mapping,
 )
 
 
@@ -70,14 +71,12 @@ def load_text(text: str, file: str) -> tuple[LoadedModel | None, list[Issue]]:
     loader = _StrictLoader(text)
     loader.duplicates = []
     try:
-        data = loader.get_single_data()  # type: ignore[no-untyped-call]
+        data = loader.get_single_data()
     except yaml.YAMLError as exc:
         return None, [Issue(file, stem, f"not valid YAML: {exc}")]
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
-    issues = [
-        Issue(file, stem, f"duplicate key {key!r} on line {line}") for key, line in loader.duplicates
-    ]
+        loader.dispose()
+    issues = [Issue(file, stem, f"duplicate key {key!r} on line {line}") for key, line in loader.duplicates]
     if not isinstance(data, dict):
         return None, [*issues, Issue(file, stem, "a model file must be a mapping")]
     name = str(data.get("model") or stem)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from schema.issues import Issue
-from schema.loader import Loaded, LoadedModel
+from schema.loader import Loaded
 from schema.snippets import SELF, placeholders
 from schema.spec import MEASURE_KEYS, MEASURES_NEEDING_SQL, ModelSpec
 
@@ -58,8 +56,8 @@ def _measure_issues(spec: ModelSpec) -> list[tuple[str, str]]:
 def check(loaded: Loaded) -> list[Issue]:
     models = loaded.models
     issues: list[Issue] = []
-    for loaded in models:
-        spec = loaded.spec
+    for model in models:
+        spec = model.spec
         for where, reason in _dimension_issues(spec) + _measure_issues(spec):
-            issues.append(Issue(loaded.file, f"{spec.model}.{where}", reason))
+            issues.append(Issue(model.file, f"{spec.model}.{where}", reason))
     return issues

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 
 from schema.issues import Issue
-from schema.loader import Loaded, LoadedModel
+from schema.loader import Loaded
 from schema.spec import NAME_PATTERN, is_name
 
 
@@ -19,30 +18,30 @@ def check(loaded: Loaded) -> list[Issue]:
     models = loaded.models
     issues: list[Issue] = []
     files_by_name: dict[str, list[str]] = defaultdict(list)
-    for loaded in models:
-        files_by_name[loaded.spec.model].append(loaded.file)
+    for model in models:
+        files_by_name[model.spec.model].append(model.file)
     for name, files in files_by_name.items():
         if len(files) > 1:
             for file in files:
                 issues.append(Issue(file, name, f"model {name!r} is defined in {sorted(files)}"))
 
-    for loaded in models:
-        spec = loaded.spec
+    for model in models:
+        spec = model.spec
         fields: dict[str, str] = {}  # GraphQL field name -> "kind.name"
         for kind, member_names in spec.member_names().items():
             for member in member_names:
                 where = f"{spec.model}.{kind}.{member}"
                 if not is_name(member):
-                    issues.append(Issue(loaded.file, where, f"name must match {NAME_PATTERN}"))
+                    issues.append(Issue(model.file, where, f"name must match {NAME_PATTERN}"))
                     continue
                 if kind == "segments":
                     continue  # segments are arguments, not fields
                 if kind == "joins" and member == spec.model:
-                    issues.append(Issue(loaded.file, where, "a join cannot share its model's name"))
+                    issues.append(Issue(model.file, where, "a join cannot share its model's name"))
                 field = camel(member)
                 if field in fields:
                     reason = f"clashes with {fields[field]} (both are the field {field!r})"
-                    issues.append(Issue(loaded.file, where, reason))
+                    issues.append(Issue(model.file, where, reason))
                 else:
                     fields[field] = f"{kind}.{member}"
     return issues

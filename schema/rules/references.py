@@ -50,7 +50,9 @@ def check(loaded: Loaded) -> list[Issue]:
         spec = model.spec
         for name, join in spec.joins.items():
             if join.model not in known:
-                issues.append(Issue(model.file, f"{spec.model}.joins.{name}", f"unknown model {join.model!r}"))
+                issues.append(
+                    Issue(model.file, f"{spec.model}.joins.{name}", f"unknown model {join.model!r}")
+                )
         for where, reason in _measure_issues(spec):
             issues.append(Issue(model.file, f"{spec.model}.{where}", reason))
     return issues

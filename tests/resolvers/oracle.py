@@ -43,7 +43,7 @@ def by_key(rows: Iterable[Sequence[Any]], width: int) -> dict[tuple[Any, ...], t
 def assert_same(actual: Iterable[Sequence[Any]], expected: Iterable[Sequence[Any]], dims: int) -> None:
     """Same groups, and every measure equal (floats within 1e-9)."""
     got, want = by_key(actual, dims), by_key(expected, dims)
-    assert set(got) == set(want), (sorted(set(got) ^ set(want), key=repr)[:5])
+    assert set(got) == set(want), sorted(set(got) ^ set(want), key=repr)[:5]
     assert want, "the oracle returned no rows: the comparison would prove nothing"
     for key, values in want.items():
         assert len(got[key]) == len(values)

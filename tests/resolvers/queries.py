@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schema.query import And, Condition, DimensionRef, EffectiveQuery, OrderBy, Or, SemanticQuery
+from schema.query import And, Condition, DimensionRef, EffectiveQuery, Or, OrderBy, SemanticQuery
 
 SNAPSHOT_QUERIES: dict[str, EffectiveQuery] = {
     "count_by_status": EffectiveQuery(
@@ -62,7 +62,9 @@ SNAPSHOT_QUERIES: dict[str, EffectiveQuery] = {
             filters=(
                 Or(
                     (
-                        And((Condition("status", "equals", ("completed",)), Condition("grade", "gte", (90,)))),
+                        And(
+                            (Condition("status", "equals", ("completed",)), Condition("grade", "gte", (90,)))
+                        ),
                         Condition("progress", "lt", (10,)),
                     )
                 ),
@@ -85,7 +87,14 @@ SNAPSHOT_QUERIES: dict[str, EffectiveQuery] = {
             "progress_events",
             measures=("active_learners", "learning_hours"),
             dimensions=(DimensionRef("occurred_at", "week"),),
-            filters=(Or((Condition("event_type", "equals", ("module_completed",)), Condition("minutes_spent", "gt", (30,)))),),
+            filters=(
+                Or(
+                    (
+                        Condition("event_type", "equals", ("module_completed",)),
+                        Condition("minutes_spent", "gt", (30,)),
+                    )
+                ),
+            ),
             limit=100,
             offset=100,
         )

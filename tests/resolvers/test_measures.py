@@ -18,7 +18,15 @@ async def test_enrollment_measures_by_status(registry: Registry, engine: AsyncEn
         engine,
         SemanticQuery(
             "enrollments",
-            measures=("count", "learners", "avg_progress", "avg_grade", "completed", "completion_rate", "last_enrolled_at"),
+            measures=(
+                "count",
+                "learners",
+                "avg_progress",
+                "avg_grade",
+                "completed",
+                "completion_rate",
+                "last_enrolled_at",
+            ),
             dimensions=(DimensionRef("status"),),
         ),
     )
@@ -151,7 +159,9 @@ async def test_progress_events_sum_and_derived_number(registry: Registry, engine
 
 
 async def test_funnel_from_a_sql_model(registry: Registry, engine: AsyncEngine) -> None:
-    course_id = (await oracle(engine, "select course_id from enrollments group by 1 order by count(*) desc limit 1"))[0][0]
+    course_id = (
+        await oracle(engine, "select course_id from enrollments group by 1 order by count(*) desc limit 1")
+    )[0][0]
     result = await run(
         registry,
         engine,
@@ -181,8 +191,16 @@ async def test_funnel_from_a_sql_model(registry: Registry, engine: AsyncEngine) 
 async def test_empty_result(registry: Registry, engine: AsyncEngine) -> None:
     nothing = (Condition("status", "equals", ("no such status",)),)
     grouped = await run(
-        registry, engine, SemanticQuery("enrollments", measures=("count",), dimensions=(DimensionRef("status"),), filters=nothing)
+        registry,
+        engine,
+        SemanticQuery(
+            "enrollments", measures=("count",), dimensions=(DimensionRef("status"),), filters=nothing
+        ),
     )
     assert list(grouped.rows) == []
-    total = await run(registry, engine, SemanticQuery("enrollments", measures=("count", "avg_grade", "completion_rate"), filters=nothing))
+    total = await run(
+        registry,
+        engine,
+        SemanticQuery("enrollments", measures=("count", "avg_grade", "completion_rate"), filters=nothing),
+    )
     assert [tuple(row) for row in total.rows] == [(0, None, None)]

@@ -67,7 +67,9 @@ async def test_day_and_hour_grains_across_daylight_saving(
 async def test_week_month_quarter_year_grains(registry: Registry, engine: AsyncEngine) -> None:
     local = await _local_times(engine, LONDON, "2024-01-01T00:00:00Z", "2026-01-01T00:00:00Z")
     floors = {
-        "week": lambda t: (t - timedelta(days=t.weekday())).replace(hour=0, minute=0, second=0, microsecond=0),
+        "week": lambda t: (t - timedelta(days=t.weekday())).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        ),
         "month": lambda t: datetime(t.year, t.month, 1),
         "quarter": lambda t: datetime(t.year, 3 * ((t.month - 1) // 3) + 1, 1),
         "year": lambda t: datetime(t.year, 1, 1),
@@ -80,7 +82,11 @@ async def test_week_month_quarter_year_grains(registry: Registry, engine: AsyncE
                 "enrollments",
                 measures=("count",),
                 dimensions=(DimensionRef("enrolled_at", grain),),  # type: ignore[arg-type]
-                filters=(Condition("enrolled_at", "inDateRange", ("2024-01-01T00:00:00Z", "2025-12-31T23:59:59.999999Z")),),
+                filters=(
+                    Condition(
+                        "enrolled_at", "inDateRange", ("2024-01-01T00:00:00Z", "2025-12-31T23:59:59.999999Z")
+                    ),
+                ),
                 timezone="Europe/London",
             ),
         )

@@ -65,7 +65,9 @@ def test_the_base_models_are_valid() -> None:
 
 def test_the_demo_models_are_valid() -> None:
     registry = load_registry(MODELS)
-    assert {"enrollments", "progress_events", "feedback", "skill_scores", "module_funnel"} <= set(registry.models)
+    assert {"enrollments", "progress_events", "feedback", "skill_scores", "module_funnel"} <= set(
+        registry.models
+    )
 
 
 def test_invalid_yaml() -> None:
@@ -75,7 +77,9 @@ def test_invalid_yaml() -> None:
 
 
 def test_duplicate_yaml_keys_are_not_silently_overwritten() -> None:
-    text = ENROLLMENTS.replace("  status: {type: string}", "  status: {type: string}\n  status: {type: number}")
+    text = ENROLLMENTS.replace(
+        "  status: {type: string}", "  status: {type: string}\n  status: {type: number}"
+    )
     issue = only_issue(with_enrollments(text))
     assert "duplicate key 'status'" in issue.reason
 
@@ -171,7 +175,8 @@ def test_join_cycle() -> None:
     def model(name: str, target: str) -> str:
         return (
             f"model: {name}\ntable: {name}\nprimary_key: id\n"
-            f'joins:\n  next: {{model: {target}, relationship: many_to_one, sql: "{{{name}}}.next_id = {{{target}}}.id"}}\n'
+            f"joins:\n  next: {{model: {target}, relationship: many_to_one,"
+            f' sql: "{{{name}}}.next_id = {{{target}}}.id"}}\n'
         )
 
     issue = only_issue({"a.yml": model("a", "b"), "b.yml": model("b", "c"), "c.yml": model("c", "a")})
