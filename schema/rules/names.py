@@ -6,12 +6,8 @@ from collections import defaultdict
 
 from schema.issues import Issue
 from schema.loader import Loaded
+from schema.naming import RESERVED_TYPE_NAMES, camel, pascal
 from schema.spec import NAME_PATTERN, is_name
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def check(loaded: Loaded) -> list[Issue]:
@@ -24,6 +20,15 @@ def check(loaded: Loaded) -> list[Issue]:
         if len(files) > 1:
             for file in files:
                 issues.append(Issue(file, name, f"model {name!r} is defined in {sorted(files)}"))
+    type_names: dict[str, str] = {}
+    for model in models:
+        name = model.spec.model
+        type_name = pascal(name)
+        if type_name in RESERVED_TYPE_NAMES:
+            issues.append(Issue(model.file, name, f"the GraphQL type {type_name!r} is reserved; rename the model"))
+        elif type_names.setdefault(type_name, name) != name:
+            reason = f"both {name!r} and {type_names[type_name]!r} become the GraphQL type {type_name!r}"
+            issues.append(Issue(model.file, name, reason))
 
     for model in models:
         spec = model.spec

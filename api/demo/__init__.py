@@ -1,0 +1,1 @@
+"""The deterministic demo warehouse: scales, row generators and the COPY loader."""
