@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.limits import Limits
+
 _ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,6 +29,17 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str | None
@@ -41,6 +54,11 @@ class Settings:
     pool_timeout_s: int
     demo_scale: str
     demo_seed: int
+    graphiql: bool
+    introspection: bool
+    reload_interval_s: float
+    workers: int
+    limits: Limits
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,4 +76,16 @@ class Settings:
             pool_timeout_s=_int(env, "COHORT_POOL_TIMEOUT_S", 10, minimum=1),
             demo_scale=env.get("COHORT_DEMO_SCALE") or "default",
             demo_seed=_int(env, "COHORT_DEMO_SEED", 42),
+            graphiql=_bool(env, "COHORT_GRAPHIQL", True),
+            introspection=_bool(env, "COHORT_INTROSPECTION", True),
+            reload_interval_s=_int(env, "COHORT_RELOAD_INTERVAL_MS", 2_000) / 1000,
+            workers=_int(env, "COHORT_WORKERS", 1, minimum=1),
+            limits=Limits(
+                max_depth=_int(env, "COHORT_MAX_DEPTH", 8, minimum=1),
+                max_aliases=_int(env, "COHORT_MAX_ALIASES", 30),
+                max_tokens=_int(env, "COHORT_MAX_TOKENS", 2_000, minimum=10),
+                max_document_chars=_int(env, "COHORT_MAX_DOCUMENT_CHARS", 20_000, minimum=100),
+                max_body_bytes=_int(env, "COHORT_MAX_BODY_BYTES", 256_000, minimum=1_000),
+                introspection=_bool(env, "COHORT_INTROSPECTION", True),
+            ),
         )

@@ -7,7 +7,8 @@ type clients see (counts bigint, averages and ratios float8).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,15 +50,19 @@ def create_engine(
 
 
 class Executor:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, observe: Callable[[float], None] | None = None) -> None:
         self.engine = engine
+        self.observe = observe  # receives each statement's time in PostgreSQL, in seconds
 
     async def run(self, query: CompiledQuery) -> QueryResult:
         try:
             async with self.engine.connect() as conn:
                 raw = await conn.get_raw_connection()
                 connection: asyncpg.Connection = raw.driver_connection
+                started = time.perf_counter()
                 records = await connection.fetch(query.sql, *query.params)
+                if self.observe is not None:
+                    self.observe(time.perf_counter() - started)
         except asyncpg.QueryCanceledError as exc:
             raise QueryTimeoutError("the query ran past the statement timeout") from exc
         except (TimeoutError, asyncpg.PostgresError, OSError) as exc:

@@ -1,0 +1,178 @@
+"""POST and GET /graphql, following the GraphQL-over-HTTP specification.
+
+- Requests: POST with a JSON body only (so a browser form cannot post a query: its
+  content types get 415), or GET with query parameters for queries only (405 otherwise).
+- Responses: `application/graphql-response+json` when the client accepts it, with 4xx
+  for requests that fail before execution; `application/json` (always 200 once the
+  request is well-formed) for older clients; 406 when neither is acceptable.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from graphql import GraphQLError, OperationType, execute
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.errors import format_error, request_error
+from api.limits import Limits
+from api.metrics import Metrics
+from api.runtime import Runtime
+from resolvers.execution_context import ProjectingExecutor
+from resolvers.graphql import RequestContext
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+@dataclass
+class _Rejected(Exception):
+    status: int
+    message: str
+    headers: dict[str, str] | None = None
+
+
+def _accepted(accept: str | None) -> str | None:
+    """The response media type for an Accept header (none given means JSON)."""
+    if not accept:
+        return JSON
+    ranked: list[tuple[float, str]] = []
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    quality = float(param[2:])
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            ranked.append((quality, media.lower()))
+    for _, media in sorted(ranked, key=lambda item: -item[0]):
+        if media in (GRAPHQL_RESPONSE, "application/*", "*/*"):
+            return GRAPHQL_RESPONSE
+        if media == JSON:
+            return JSON
+    return None
+
+
+async def _body(request: Request, limits: Limits) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
+        raise _Rejected(413, f"the request body is larger than {limits.max_body_bytes} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limits.max_body_bytes:
+            raise _Rejected(413, f"the request body is larger than {limits.max_body_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json(raw: bytes | str, what: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise _Rejected(400, f"{what} is not valid JSON") from None
+
+
+async def _params(request: Request, limits: Limits) -> dict[str, Any]:
+    if request.method == "GET":
+        params: dict[str, Any] = dict(request.query_params)
+        if "variables" in params:
+            params["variables"] = _json(params["variables"], "variables")
+        if "extensions" in params:
+            params["extensions"] = _json(params["extensions"], "extensions")
+        return params
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != JSON:
+        raise _Rejected(415, "send the request as application/json")
+    body = _json(await _body(request, limits), "the request body")
+    if not isinstance(body, dict):
+        raise _Rejected(400, "the request body must be a JSON object")
+    return body
+
+
+def _checked(params: dict[str, Any], limits: Limits) -> tuple[str, dict[str, Any] | None, str | None]:
+    query, variables, name = params.get("query"), params.get("variables"), params.get("operationName")
+    if not isinstance(query, str) or not query.strip():
+        raise _Rejected(400, "`query` must be a non-empty string")
+    if len(query) > limits.max_document_chars:
+        raise _Rejected(400, f"the document is longer than {limits.max_document_chars} characters")
+    if variables is not None and not isinstance(variables, dict):
+        raise _Rejected(400, "`variables` must be an object")
+    if name is not None and not isinstance(name, str):
+        raise _Rejected(400, "`operationName` must be a string")
+    return query, variables, name
+
+
+class GraphQLEndpoint:
+    def __init__(self, limits: Limits, metrics: Metrics) -> None:
+        self.limits = limits
+        self.metrics = metrics
+
+    async def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        media = _accepted(request.headers.get("accept"))
+        if media is None:
+            return Response(status_code=406, headers={"Vary": "Accept"})
+        name: str | None = None
+        try:
+            query, variables, name = _checked(await _params(request, self.limits), self.limits)
+            runtime: Runtime = request.app.state.cohort.runtime
+            status, payload = await self._run(runtime, request.method, media, query, variables, name)
+        except _Rejected as rejected:
+            status, payload = rejected.status, {"errors": [request_error(rejected.message)]}
+            headers = rejected.headers
+        else:
+            headers = None
+        label = self.metrics.operation_label(name)
+        self.metrics.requests.labels(label, str(status)).inc()
+        self.metrics.latency.labels(label).observe(time.perf_counter() - started)
+        for error in payload.get("errors", ()):
+            self.metrics.errors.labels(error["extensions"]["code"]).inc()
+        return Response(orjson.dumps(payload), status, headers=headers, media_type=media)
+
+    async def _run(
+        self, runtime: Runtime, method: str, media: str, query: str, variables: dict[str, Any] | None, name: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        request_failed = 400 if media == GRAPHQL_RESPONSE else 200
+        prepared = runtime.documents.prepare(query)
+        errors = prepared.parse_errors or prepared.validation_errors
+        if errors:
+            return request_failed, {"errors": [format_error(error) for error in errors]}
+        operation = prepared.operation_type(name)
+        if operation is None:
+            message = "name the operation to run (operationName)" if name is None else f"no operation named {name!r}"
+            return request_failed, {"errors": [request_error(message)]}
+        if method == "GET" and operation is not OperationType.QUERY:
+            raise _Rejected(405, "only queries can be sent with GET; use POST", {"Allow": "POST"})
+        assert prepared.document is not None
+        result = execute(
+            runtime.schema._schema,
+            prepared.document,
+            context_value=RequestContext(),
+            variable_values=variables,
+            operation_name=name,
+            executor_class=ProjectingExecutor,
+            hide_suggestions=not self.limits.introspection,
+        )
+        if not isinstance(result, dict) and hasattr(result, "__await__"):
+            result = await result
+        return self._payload(result.data, result.errors, request_failed)
+
+    @staticmethod
+    def _payload(
+        data: dict[str, Any] | None, errors: list[GraphQLError] | None, request_failed: int
+    ) -> tuple[int, dict[str, Any]]:
+        formatted = [format_error(error) for error in errors or ()]
+        if data is None and formatted and all(error.path is None for error in errors or ()):
+            return request_failed, {"errors": formatted}  # e.g. variables that do not coerce
+        payload: dict[str, Any] = {"data": data}
+        if formatted:
+            payload["errors"] = formatted
+        return 200, payload

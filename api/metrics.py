@@ -1,0 +1,47 @@
+"""Prometheus metrics: requests and latency per operation, SQL time, errors."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import Response
+
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+MAX_OPERATION_LABELS = 200  # clients choose operation names: keep the label set bounded
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "cohort_graphql_requests", "GraphQL requests.", ["operation", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "cohort_graphql_request_seconds",
+            "Time to answer a GraphQL request.",
+            ["operation"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.sql = Histogram(
+            "cohort_sql_seconds", "Time in PostgreSQL per statement.", buckets=_BUCKETS, registry=self.registry
+        )
+        self.errors = Counter("cohort_graphql_errors", "GraphQL errors by code.", ["code"], registry=self.registry)
+        self._operations: set[str] = set()
+
+    def operation_label(self, name: str | None) -> str:
+        if name is None:
+            return "anonymous"
+        if name in self._operations:
+            return name
+        if len(self._operations) < MAX_OPERATION_LABELS:
+            self._operations.add(name)
+            return name
+        return "other"
+
+    def observe_sql(self, seconds: float) -> None:
+        self.sql.observe(seconds)
+
+    async def endpoint(self, request: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

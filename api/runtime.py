@@ -1,0 +1,29 @@
+"""Everything that depends on the model files, built together and swapped together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import strawberry
+
+from api.documents import DocumentCache
+from api.limits import Limits
+from resolvers.executor import Executor
+from resolvers.graphql import ModelResolvers
+from resolvers.service import QueryService
+from schema.graphql_types import build_schema
+from schema.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    registry: Registry
+    schema: strawberry.Schema
+    documents: DocumentCache
+    resolvers: ModelResolvers
+
+
+def build_runtime(registry: Registry, executor: Executor, limits: Limits) -> Runtime:
+    resolvers = ModelResolvers(registry, QueryService(registry, executor))
+    schema = build_schema(registry, resolvers.resolve)
+    return Runtime(registry, schema, DocumentCache(schema._schema, limits), resolvers)

@@ -1,0 +1,210 @@
+"""The GraphQL schema, generated from the registry at start-up.
+
+Per model: a root field, a row type (measures, dimensions, joined models as nested
+objects), a `Where` input (every filter operator, AND / OR, nested through joins), an
+`OrderBy` input and, when the model has segments, a `Segment` enum. Python attribute
+names are the model files' member names; strawberry camel-cases them for GraphQL.
+
+The root fields' work is handed in (`resolve`): this package knows the vocabulary,
+not how queries run.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+from strawberry.types.unset import UNSET
+
+from schema.graphql_meta import Meta, build_meta, dimension_data_type, measure_data_type
+from schema.graphql_scalars import FILTER_FOR_TYPE, Direction, time_type
+from schema.naming import camel, pascal
+from schema.registry import Registry
+from schema.spec import Dimension, ModelSpec
+
+DEFAULT_TIMEZONE = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class Arguments:
+    """A root field's arguments as strawberry parsed them (inputs are generated classes)."""
+
+    where: Any
+    order_by: list[Any] | None
+    limit: int | None
+    offset: int
+    timezone: str
+    segments: list[enum.Enum] | None
+
+
+Resolve = Callable[[str, strawberry.Info, Arguments], Awaitable[list[Any]]]
+
+
+@dataclass
+class _ModelTypes:
+    row: type
+    where: type
+    order_by: type
+    segment: type | None
+
+
+def _describe(title: str | None, description: str | None) -> str | None:
+    description = description.strip() if description else None
+    if title and description:
+        return f"{title}: {description}"
+    return title or description
+
+
+def _dimension_type(dimension: Dimension) -> Any:
+    if dimension.type == "time":
+        return time_type(dimension.granularities)
+    if dimension.type == "number":
+        return int if dimension.data_type == "integer" else float
+    return {"string": str, "boolean": bool}[dimension.type]
+
+
+def _dimension_filter(dimension: Dimension) -> type:
+    if dimension.type == "number":
+        return FILTER_FOR_TYPE[dimension_data_type(dimension) or "float"]
+    return FILTER_FOR_TYPE[dimension.type]
+
+
+class _Builder:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.types = {name: self._bare(spec) for name, spec in registry.models.items()}
+
+    def _bare(self, spec: ModelSpec) -> _ModelTypes:
+        name = pascal(spec.model)
+        segment = None
+        if spec.segments:
+            members = {segment.upper(): segment for segment in spec.segments}
+            segment = strawberry.enum(
+                enum.Enum(f"{name}Segment", members),  # type: ignore[misc]
+                description=f"Named conditions of {spec.model}.",
+            )
+        return _ModelTypes(type(name, (), {}), type(f"{name}Where", (), {}), type(f"{name}OrderBy", (), {}), segment)
+
+    def fill(self, spec: ModelSpec) -> None:
+        own = self.types[spec.model]
+        row: dict[str, Any] = {}
+        where: dict[str, Any] = {}
+        order: dict[str, Any] = {}
+        for name, measure in spec.measures.items():
+            if not measure.public:
+                continue
+            value_type = int if measure_data_type(measure) == "integer" else float
+            description = _describe(measure.title, measure.description)
+            row[name] = (value_type | None, strawberry.field(default=None, description=description))
+            filter_type = FILTER_FOR_TYPE[measure_data_type(measure)]
+            where[name] = (filter_type | None, strawberry.field(default=UNSET, description="HAVING: on the aggregate."))
+            order[name] = (Direction | None, strawberry.field(default=UNSET))
+        for name, dimension in spec.dimensions.items():
+            if not dimension.public:
+                continue
+            description = _describe(dimension.title, dimension.description)
+            row[name] = (_dimension_type(dimension) | None, strawberry.field(default=None, description=description))
+            where[name] = (_dimension_filter(dimension) | None, strawberry.field(default=UNSET))
+            order[name] = (Direction | None, strawberry.field(default=UNSET))
+        for name, join in spec.joins.items():
+            target = self.types[join.model]
+            description = join.description or f"Members of {join.model} ({join.relationship})."
+            row[name] = (target.row | None, strawberry.field(default=None, description=description))
+            where[name] = (target.where | None, strawberry.field(default=UNSET))
+            order[name] = (target.order_by | None, strawberry.field(default=UNSET))
+        where["and_"] = (list[own.where] | None, strawberry.field(name="AND", default=UNSET))  # type: ignore[name-defined]
+        where["or_"] = (list[own.where] | None, strawberry.field(name="OR", default=UNSET))  # type: ignore[name-defined]
+        _assign(own.row, row)
+        _assign(own.where, where)
+        _assign(own.order_by, order)
+
+    def decorate(self, spec: ModelSpec) -> None:
+        own = self.types[spec.model]
+        strawberry.type(own.row, description=_describe(spec.title, spec.description))
+        strawberry.input(own.where, description=f"Conditions on {spec.model}; all must hold.")
+        strawberry.input(own.order_by, description=f"Sort {spec.model} by selected members; one key per item.")
+
+    def root_field(self, spec: ModelSpec, resolve: Resolve) -> Any:
+        own = self.types[spec.model]
+        model = spec.model
+
+        async def resolver(
+            info: strawberry.Info,
+            where: Any = None,
+            order_by: Any = None,
+            limit: int | None = None,
+            offset: int = 0,
+            timezone: str = DEFAULT_TIMEZONE,
+            segments: Any = None,
+        ) -> Any:
+            arguments = Arguments(where, order_by, limit, offset, timezone, segments)
+            return await resolve(model, info, arguments)
+
+        resolver.__annotations__ = {
+            "info": strawberry.Info,
+            "where": own.where | None,
+            "order_by": list[own.order_by] | None,  # type: ignore[name-defined]
+            "limit": int | None,
+            "offset": int,
+            "timezone": str,
+            "return": list[own.row] | None,  # type: ignore[name-defined]
+        }
+        if own.segment is not None:
+            resolver.__annotations__["segments"] = list[own.segment] | None  # type: ignore[name-defined]
+        else:
+            resolver.__annotations__.pop("segments", None)
+            resolver = _without_segments(resolver)
+        description = _describe(spec.title, spec.description)
+        return strawberry.field(resolver=resolver, description=description)
+
+
+def _without_segments(resolver: Callable[..., Any]) -> Callable[..., Any]:
+    annotations = dict(resolver.__annotations__)
+
+    async def wrapped(
+        info: strawberry.Info,
+        where: Any = None,
+        order_by: Any = None,
+        limit: int | None = None,
+        offset: int = 0,
+        timezone: str = DEFAULT_TIMEZONE,
+    ) -> Any:
+        return await resolver(info, where, order_by, limit, offset, timezone, None)
+
+    wrapped.__annotations__ = annotations
+    return wrapped
+
+
+def _assign(cls: type, fields: dict[str, tuple[Any, Any]]) -> None:
+    cls.__annotations__ = {name: annotation for name, (annotation, _) in fields.items()}
+    for name, (_, default) in fields.items():
+        setattr(cls, name, default)
+
+
+def build_schema(registry: Registry, resolve: Resolve) -> strawberry.Schema:
+    builder = _Builder(registry)
+    specs = list(registry.models.values())
+    for spec in specs:
+        builder.fill(spec)
+    for spec in specs:
+        builder.decorate(spec)
+    meta = build_meta(registry)
+
+    def resolve_meta() -> Meta:
+        return meta
+
+    namespace: dict[str, Any] = {
+        "__annotations__": {
+            camel(spec.model): list[builder.types[spec.model].row] | None  # type: ignore[name-defined]
+            for spec in specs
+        },
+    }
+    for spec in specs:
+        namespace[camel(spec.model)] = builder.root_field(spec, resolve)
+    namespace["__annotations__"]["meta"] = Meta
+    namespace["meta"] = strawberry.field(resolver=resolve_meta, description="What can be queried.")
+    query = strawberry.type(type("Query", (), namespace), description="One field per model.")
+    return strawberry.Schema(query=query)
