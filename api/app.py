@@ -93,3 +93,14 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     if settings.graphiql:
         routes += graphiql_routes("/graphql", EXAMPLE_QUERY)
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def app_from_env() -> Starlette:
+    """`uvicorn --factory api.app:app_from_env`: settings and DATABASE_URL from the environment
+    (`cohort serve` starts the embedded database first and sets it for every worker)."""
+    from api.services import asyncpg_url
+
+    settings = Settings.from_env()
+    if settings.database_url is None:
+        raise RuntimeError("DATABASE_URL is not set; start the server with `cohort serve` or `make run`")
+    return create_app(settings, asyncpg_url(settings.database_url))

@@ -22,12 +22,12 @@ console = Console()
 T = TypeVar("T")
 
 
-def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]], services: Any = None) -> T:
     """Start (or find) the databases, run `work` on an engine, and clean up."""
     from api.services import start_services
     from resolvers.executor import create_engine
 
-    services = start_services(settings)
+    services = services or start_services(settings)
 
     async def main() -> T:
         engine = create_engine(services.database_url, statement_timeout_ms=settings.statement_timeout_ms)
@@ -196,11 +196,61 @@ def query(
     console.print(table)
 
 
+SAMPLE_QUERY = (
+    "{ enrollments(orderBy: [{count: DESC}], limit: 5) "
+    "{ course { subject } count completionRate avgProgress } }"
+)
+
+
+def _serve(settings: Settings, services: Any) -> None:
+    import os
+    import shlex
+
+    import orjson
+    import uvicorn
+
+    # Workers are separate processes: they find the databases through the environment.
+    os.environ["DATABASE_URL"] = services.database_url
+    os.environ["REDIS_URL"] = services.redis_url
+    base = f"http://{settings.host}:{settings.port}"
+    body = orjson.dumps({"query": SAMPLE_QUERY}).decode()
+    console.print(f"[green]Cohort[/green] on {base}")
+    if settings.graphiql:
+        console.print(f"  GraphiQL:  {base}/graphiql")
+    console.print(f"  health:    {base}/readyz    metrics: {base}/metrics")
+    console.print("  try:")
+    console.print(
+        f"    curl -s {base}/graphql -H 'content-type: application/json' -d {shlex.quote(body)}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    uvicorn.run(
+        "api.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="info",
+    )
+
+
+@app.command()
+def serve() -> None:
+    """Serve the GraphQL API (uses DATABASE_URL, or starts the embedded PostgreSQL)."""
+    from api.services import start_services
+
+    settings = Settings.from_env()
+    _registry(None, settings)
+    _serve(settings, start_services(settings))
+
+
 @app.command()
 def run() -> None:
-    """Prepare everything on this machine: databases, migrations, demo data."""
+    """What `make run` does: databases, migrations, demo data on first start, then serve."""
     from api.demo.load import is_seeded, seed_demo
     from api.migrations import upgrade
+    from api.services import start_services
 
     settings = Settings.from_env()
     _registry(None, settings)
@@ -211,10 +261,25 @@ def run() -> None:
             console.print(f"seeding the demo warehouse ({settings.demo_scale} scale)...")
             await seed_demo(engine, scale=settings.demo_scale, seed=settings.demo_seed, progress=True)
 
-    _with_engine(settings, work)
-    console.print("[green]ready.[/green] Try:")
-    console.print("  .venv/bin/cohort query enrollments -m count -m completion_rate -d course.subject --sql")
-    console.print("  .venv/bin/cohort query feedback -m nps -m avg_rating -d course.partner.name")
-    console.print(
-        "  .venv/bin/cohort query module_funnel -m learners_reached -d module.position -w course.id:equals:1"
-    )
+    services = start_services(settings)
+    _with_engine(settings, work, services)
+    _serve(settings, services)
+
+
+@app.command("export-schema")
+def export_schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
+    models: ModelsOption = None,
+) -> None:
+    """Print the GraphQL schema (SDL) generated from the model files, for code generation."""
+    from schema.graphql_types import build_schema
+
+    async def unused(*_args: Any) -> list[Any]:
+        raise RuntimeError("export-schema does not run queries")
+
+    sdl = str(build_schema(_registry(models, Settings.from_env()), unused)) + "\n"
+    if output is None:
+        typer.echo(sdl, nl=False)
+    else:
+        output.write_text(sdl, encoding="utf-8")
+        console.print(f"wrote {output}")

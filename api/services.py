@@ -39,6 +39,9 @@ def asyncpg_url(url: str) -> str:
 def _embedded_postgres(data_dir: Path) -> tuple[str, Any]:
     from pgserver import get_server  # type: ignore[attr-defined]
 
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process, so `cohort query` and a
+    # restarted `make run` find the same database (pgserver reattaches to it).
     server = get_server(data_dir / "postgres", cleanup_mode=None)
     return server.get_uri(), server
 
