@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 from graphql import GraphQLError, OperationType, execute
 from starlette.requests import Request
@@ -25,6 +26,9 @@ from api.runtime import Runtime
 from resolvers.execution_context import ProjectingExecutor
 from resolvers.graphql import RequestContext
 
+# Responses are encoded with msgspec: projected rows are msgspec Structs (see
+# resolvers/projection.py); request bodies are parsed with orjson.
+_encode = msgspec.json.Encoder().encode
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 
@@ -135,7 +139,7 @@ class GraphQLEndpoint:
         self.metrics.latency.labels(label).observe(time.perf_counter() - started)
         for error in payload.get("errors", ()):
             self.metrics.errors.labels(error["extensions"]["code"]).inc()
-        return Response(orjson.dumps(payload), status, headers=headers, media_type=media)
+        return Response(_encode(payload), status, headers=headers, media_type=media)
 
     async def _run(
         self, runtime: Runtime, method: str, media: str, query: str, variables: dict[str, Any] | None, name: str | None

@@ -17,5 +17,5 @@ class ProjectingExecutor(IncrementalExecutor):
     def complete_list_value(self, return_type: Any, field_details_list: Any, info: Any, path: Any,
                             result: Any, position_context: Any) -> Any:
         if type(result) is ProjectedRows:
-            return result
+            return result.rows
         return super().complete_list_value(return_type, field_details_list, info, path, result, position_context)

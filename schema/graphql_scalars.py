@@ -18,12 +18,15 @@ def _serialize_time(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-LocalDateTime = strawberry.scalar(
-    NewType("LocalDateTime", str),
-    description="ISO 8601 date-time without an offset: wall-clock time in the query's timezone.",
-    serialize=_serialize_time,
-    parse_value=str,
-)
+LocalDateTime = NewType("LocalDateTime", str)
+SCALARS = {
+    LocalDateTime: strawberry.scalar(
+        name="LocalDateTime",
+        description="ISO 8601 date-time without an offset: wall-clock time in the query's timezone.",
+        serialize=_serialize_time,
+        parse_value=str,
+    )
+}
 
 
 @strawberry.enum(description="Sort direction. NULLs sort last either way.")

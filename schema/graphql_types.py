@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types.unset import UNSET
 
 from schema.graphql_meta import Meta, build_meta, dimension_data_type, measure_data_type
-from schema.graphql_scalars import FILTER_FOR_TYPE, Direction, time_type
+from schema.graphql_scalars import FILTER_FOR_TYPE, SCALARS, Direction, time_type
 from schema.naming import camel, pascal
 from schema.registry import Registry
 from schema.spec import Dimension, ModelSpec
@@ -207,4 +208,4 @@ def build_schema(registry: Registry, resolve: Resolve) -> strawberry.Schema:
     namespace["__annotations__"]["meta"] = Meta
     namespace["meta"] = strawberry.field(resolver=resolve_meta, description="What can be queried.")
     query = strawberry.type(type("Query", (), namespace), description="One field per model.")
-    return strawberry.Schema(query=query)
+    return strawberry.Schema(query=query, config=StrawberryConfig(scalar_map=SCALARS))
