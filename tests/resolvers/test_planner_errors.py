@@ -91,3 +91,17 @@ def test_hidden_members_are_allowed_in_mandatory_filters(registry: Registry) -> 
     effective = EffectiveQuery(enrollments()).restrict(Condition("partner_id", "equals", ("x",)))
     planned = plan(registry, effective)
     assert len(planned.where) == 1
+
+
+def test_compiled_queries_are_cached_by_exact_input(registry: Registry) -> None:
+    from resolvers.service import QueryService
+
+    service = QueryService(registry, executor=None, compiled_cache_size=2)  # type: ignore[arg-type]
+    numbers = EffectiveQuery(enrollments(filters=(Condition("progress", "equals", (1,)),)))
+    assert service.compile(numbers) is service.compile(numbers)
+    # True == 1 in Python, but a boolean is no number: the cache must not blur them.
+    with pytest.raises(QueryError):
+        service.compile(EffectiveQuery(enrollments(filters=(Condition("progress", "equals", (True,)),))))
+    for limit in (1, 2, 3):
+        service.compile(EffectiveQuery(enrollments(limit=limit)))
+    assert len(service._compiled) == 2
