@@ -1,0 +1,156 @@
+"""The app served by a real uvicorn process, started the way `cohort serve` starts it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.resolvers.oracle import oracle
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_S = 30.0
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:app_from_env",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "info",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    return process.returncode
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COHORT_") and k != "DATABASE_URL"}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+async def wait_until_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_S
+    async with httpx.AsyncClient(base_url=base, timeout=1.0) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                output = await asyncio.to_thread(log.read_text, errors="replace")
+                pytest.fail(f"uvicorn exited with {process.returncode}:\n{output}")
+            try:
+                if (await client.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    output = await asyncio.to_thread(log.read_text, errors="replace")
+    pytest.fail(f"uvicorn did not answer /healthz within {STARTUP_S} s:\n{output}")
+
+
+async def test_uvicorn_serves_graphql(database_url: str, engine: AsyncEngine, tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "uvicorn.log"
+    process = start(port, server_env(DATABASE_URL=database_url, COHORT_RELOAD_INTERVAL_MS="0"), log)
+    try:
+        await wait_until_healthy(base, process, log)
+        async with httpx.AsyncClient(
+            base_url=base, timeout=10.0, headers={"accept": GRAPHQL_RESPONSE}
+        ) as client:
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["database"] == "ok"
+            response = await client.post(
+                "/graphql",
+                json={
+                    "query": "query Subjects($tz: String!) { enrollments(timezone: $tz, limit: 50000) "
+                    "{ course { subject } enrolledAt { year } count completionRate } }",
+                    "variables": {"tz": "Europe/London"},
+                    "operationName": "Subjects",
+                },
+            )
+            assert response.status_code == 200, response.text
+            assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+            payload = response.json()
+            assert "errors" not in payload, payload
+            got = {
+                (r["course"]["subject"], r["enrolledAt"]["year"]): (r["count"], r["completionRate"])
+                for r in payload["data"]["enrollments"]
+            }
+            want = await oracle(
+                engine,
+                "select c.subject, to_char(date_trunc('year', e.enrolled_at at time zone 'Europe/London'), "
+                "'YYYY-MM-DD\"T\"HH24:MI:SS'), count(*), avg((e.status = 'completed')::int)::float8 "
+                "from enrollments e join courses c on c.id = e.course_id group by 1, 2",
+            )
+            assert want and set(got) == {(s, y) for s, y, _, _ in want}
+            for subject, year, count, rate in want:
+                assert got[(subject, year)][0] == count
+                assert got[(subject, year)][1] == pytest.approx(rate)
+            invalid = await client.post("/graphql", json={"query": "{ enrollments { nope } }"})
+            assert invalid.status_code == 400
+            assert invalid.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+            metrics = await client.get("/metrics")
+            assert 'cohort_graphql_requests_total{operation="Subjects",status="200"} 1.0' in metrics.text
+    finally:
+        code = stop(process)
+    output = log.read_text(errors="replace")
+    assert "Traceback" not in output, output
+    # uvicorn re-raises SIGTERM after a graceful shutdown, so -SIGTERM is a clean exit too
+    assert code in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in output, output
+
+
+async def test_uvicorn_without_database_url_fails_fast(tmp_path: Path) -> None:
+    log = tmp_path / "uvicorn.log"
+    process = start(free_port(), server_env(COHORT_RELOAD_INTERVAL_MS="0"), log)
+    try:
+        code = await asyncio.to_thread(process.wait, STARTUP_S)
+    except subprocess.TimeoutExpired:
+        code = None
+    finally:
+        stop(process)
+    output = log.read_text(errors="replace")
+    assert code not in (None, 0), output
+    assert "DATABASE_URL" in output, output
