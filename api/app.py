@@ -74,7 +74,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         app.state.cohort = state
         watcher: asyncio.Task[Any] | None = None
         if settings.reload_interval_s > 0:
-            watcher = asyncio.create_task(ModelWatcher(settings.models_dir, state.apply, settings.reload_interval_s).run())
+            watcher = asyncio.create_task(
+                ModelWatcher(settings.models_dir, state.apply, settings.reload_interval_s).run()
+            )
         try:
             yield
         finally:

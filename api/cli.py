@@ -268,7 +268,9 @@ def run() -> None:
 
 @app.command("export-schema")
 def export_schema(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")
+    ] = None,
     models: ModelsOption = None,
 ) -> None:
     """Print the GraphQL schema (SDL) generated from the model files, for code generation."""

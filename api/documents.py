@@ -15,7 +15,6 @@ from graphql import (
     GraphQLSchema,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
-    OperationType,
     parse,
     specified_rules,
     validate,
@@ -30,16 +29,16 @@ class Prepared:
     parse_errors: tuple[GraphQLError, ...] = ()
     validation_errors: tuple[GraphQLError, ...] = ()
 
-    def operation_type(self, name: str | None) -> OperationType | None:
-        """The type of the operation that `name` selects, None if none is selected."""
+    def operation(self, name: str | None) -> OperationDefinitionNode | None:
+        """The operation that `name` selects (the only one when no name is given)."""
         if self.document is None:
             return None
         operations = [d for d in self.document.definitions if isinstance(d, OperationDefinitionNode)]
         for operation in operations:
             if name is None and len(operations) == 1:
-                return operation.operation
+                return operation
             if operation.name is not None and operation.name.value == name:
-                return operation.operation
+                return operation
         return None
 
 
@@ -73,7 +72,7 @@ class DocumentCache:
         errors = validate(
             self.schema, document, self.rules, max_errors=20, hide_suggestions=not self.limits.introspection
         )
-        for error in errors:
-            if "code" not in (error.extensions or {}):
-                error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
+        for invalid in errors:
+            if "code" not in (invalid.extensions or {}):
+                invalid.extensions = {**(invalid.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
         return Prepared(document, validation_errors=tuple(errors))

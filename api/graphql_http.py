@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import orjson
-from graphql import GraphQLError, OperationType, execute
+from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, OperationType, execute
+from graphql.pyutils import is_awaitable as isawaitable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.documents import Prepared
 from api.errors import format_error, request_error
 from api.limits import Limits
 from api.metrics import Metrics
@@ -123,18 +125,23 @@ class GraphQLEndpoint:
         started = time.perf_counter()
         media = _accepted(request.headers.get("accept"))
         if media is None:
-            return Response(status_code=406, headers={"Vary": "Accept"})
-        name: str | None = None
+            body = _encode({"errors": [request_error(f"accept {GRAPHQL_RESPONSE} or {JSON}")]})
+            return Response(body, 406, headers={"Vary": "Accept"}, media_type=JSON)
+        label, headers = "anonymous", None
         try:
             query, variables, name = _checked(await _params(request, self.limits), self.limits)
             runtime: Runtime = request.app.state.cohort.runtime
-            status, payload = await self._run(runtime, request.method, media, query, variables, name)
+            prepared = runtime.documents.prepare(query)
+            operation = prepared.operation(name)
+            if operation is not None and operation.name is not None:
+                name = operation.name.value
+            label = self.metrics.operation_label(name)
+            status, payload = await self._run(
+                runtime, request.method, media, prepared, operation, variables, name
+            )
         except _Rejected as rejected:
             status, payload = rejected.status, {"errors": [request_error(rejected.message)]}
             headers = rejected.headers
-        else:
-            headers = None
-        label = self.metrics.operation_label(name)
         self.metrics.requests.labels(label, str(status)).inc()
         self.metrics.latency.labels(label).observe(time.perf_counter() - started)
         for error in payload.get("errors", ()):
@@ -142,19 +149,30 @@ class GraphQLEndpoint:
         return Response(_encode(payload), status, headers=headers, media_type=media)
 
     async def _run(
-        self, runtime: Runtime, method: str, media: str, query: str, variables: dict[str, Any] | None, name: str | None
+        self,
+        runtime: Runtime,
+        method: str,
+        media: str,
+        prepared: Prepared,
+        operation: OperationDefinitionNode | None,
+        variables: dict[str, Any] | None,
+        name: str | None,
     ) -> tuple[int, dict[str, Any]]:
         request_failed = 400 if media == GRAPHQL_RESPONSE else 200
-        prepared = runtime.documents.prepare(query)
-        errors = prepared.parse_errors or prepared.validation_errors
-        if errors:
-            return request_failed, {"errors": [format_error(error) for error in errors]}
-        operation = prepared.operation_type(name)
+        if prepared.parse_errors:
+            return request_failed, {"errors": [format_error(error) for error in prepared.parse_errors]}
         if operation is None:
-            message = "name the operation to run (operationName)" if name is None else f"no operation named {name!r}"
+            message = (
+                "name the operation to run (operationName)"
+                if name is None
+                else f"no operation named {name!r}"
+            )
             return request_failed, {"errors": [request_error(message)]}
-        if method == "GET" and operation is not OperationType.QUERY:
+        # Before validation: a mutation sent with GET is refused whatever the schema has.
+        if method == "GET" and operation.operation is not OperationType.QUERY:
             raise _Rejected(405, "only queries can be sent with GET; use POST", {"Allow": "POST"})
+        if prepared.validation_errors:
+            return request_failed, {"errors": [format_error(error) for error in prepared.validation_errors]}
         assert prepared.document is not None
         result = execute(
             runtime.schema._schema,
@@ -165,9 +183,8 @@ class GraphQLEndpoint:
             executor_class=ProjectingExecutor,
             hide_suggestions=not self.limits.introspection,
         )
-        if not isinstance(result, dict) and hasattr(result, "__await__"):
-            result = await result
-        return self._payload(result.data, result.errors, request_failed)
+        outcome = cast(ExecutionResult, await result if isawaitable(result) else result)
+        return self._payload(outcome.data, outcome.errors, request_failed)
 
     @staticmethod
     def _payload(

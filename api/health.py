@@ -24,4 +24,6 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as exc:  # any failure means not ready; the reason is logged, not shown
         request.app.state.cohort.log.warning("not ready: %s", type(exc).__name__)
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok", "models": request.app.state.cohort.runtime.registry.version})
+    return JSONResponse(
+        {"status": "ok", "database": "ok", "models": request.app.state.cohort.runtime.registry.version}
+    )

@@ -1,7 +1,7 @@
 """Limits on GraphQL documents: depth and aliases, as validation rules.
 
-Introspection fields (`__schema`, `__type`) are not counted toward depth: GraphiQL's own
-introspection query nests `ofType` a dozen levels deep.
+Introspection fields (`__schema`, `__type`) are not counted toward depth (GraphiQL's own
+introspection query nests `ofType` a dozen levels deep), but their aliases are.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationContext,
 )
+from graphql.validation.validation_context import ASTValidationContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class Limits:
 
 
 def _walk(
-    context: ValidationContext, selection_set: SelectionSetNode | None, depth: int, seen: frozenset[str]
+    context: ASTValidationContext, selection_set: SelectionSetNode | None, depth: int, seen: frozenset[str]
 ) -> tuple[int, int]:
     """(deepest field depth, aliases) below a selection set, fragments included."""
     if selection_set is None:
@@ -40,10 +40,11 @@ def _walk(
     deepest, aliases = depth, 0
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            if selection.name.value.startswith("__"):
-                continue
             aliases += selection.alias is not None
+            # Introspection nests `ofType` deeply by design: its aliases count, its depth not.
             below, more = _walk(context, selection.selection_set, depth + 1, seen)
+            if selection.name.value.startswith("__"):
+                below = depth
         elif isinstance(selection, InlineFragmentNode):
             below, more = _walk(context, selection.selection_set, depth, seen)
         elif isinstance(selection, FragmentSpreadNode):

@@ -25,9 +25,14 @@ class Metrics:
             registry=self.registry,
         )
         self.sql = Histogram(
-            "cohort_sql_seconds", "Time in PostgreSQL per statement.", buckets=_BUCKETS, registry=self.registry
+            "cohort_sql_seconds",
+            "Time in PostgreSQL per statement.",
+            buckets=_BUCKETS,
+            registry=self.registry,
         )
-        self.errors = Counter("cohort_graphql_errors", "GraphQL errors by code.", ["code"], registry=self.registry)
+        self.errors = Counter(
+            "cohort_graphql_errors", "GraphQL errors by code.", ["code"], registry=self.registry
+        )
         self._operations: set[str] = set()
 
     def operation_label(self, name: str | None) -> str:

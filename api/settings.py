@@ -55,7 +55,6 @@ class Settings:
     demo_scale: str
     demo_seed: int
     graphiql: bool
-    introspection: bool
     reload_interval_s: float
     workers: int
     limits: Limits
@@ -77,7 +76,6 @@ class Settings:
             demo_scale=env.get("COHORT_DEMO_SCALE") or "default",
             demo_seed=_int(env, "COHORT_DEMO_SEED", 42),
             graphiql=_bool(env, "COHORT_GRAPHIQL", True),
-            introspection=_bool(env, "COHORT_INTROSPECTION", True),
             reload_interval_s=_int(env, "COHORT_RELOAD_INTERVAL_MS", 2_000) / 1000,
             workers=_int(env, "COHORT_WORKERS", 1, minimum=1),
             limits=Limits(

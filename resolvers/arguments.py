@@ -9,7 +9,7 @@ from typing import Any
 from strawberry.types.unset import UNSET
 
 from resolvers.errors import QueryError
-from schema.query import And, Condition, DimensionRef, Filter, FilterOp, OrderBy, Or
+from schema.query import And, Condition, DimensionRef, Filter, FilterOp, Or, OrderBy
 from schema.registry import Registry
 
 _OPS: dict[str, FilterOp] = {
@@ -31,11 +31,19 @@ _OPS: dict[str, FilterOp] = {
 
 
 def _given(obj: Any) -> list[tuple[str, Any]]:
-    """The fields a client set on an input object (not omitted, not null)."""
+    """The fields a client set on an input object.
+
+    An explicit null is an error, not "no condition": `status: {equals: $s}` with a null
+    `$s` must not quietly return every row (a well-known way to leak data through
+    GraphQL filters). Rows without a value are asked for with `set: false`.
+    """
     found = []
     for field in dataclasses.fields(obj):
         value = getattr(obj, field.name)
-        if value is not UNSET and value is not None:
+        if value is None:
+            name = field.name.rstrip("_")
+            raise QueryError(f"{name} is null; omit it, or use set: false to ask for rows without a value")
+        if value is not UNSET:
             found.append((field.name, value))
     return found
 
@@ -78,7 +86,9 @@ def order_items(
     for entry in order_by or ():
         keys = _order_keys(registry, model, entry, "")
         if len(keys) != 1:
-            raise QueryError("each orderBy item takes exactly one member, e.g. [{count: DESC}, {status: ASC}]")
+            raise QueryError(
+                "each orderBy item takes exactly one member, e.g. [{count: DESC}, {status: ASC}]"
+            )
         member, direction = keys[0]
         descending = direction.value == "desc"
         refs = [ref for ref in selected if ref.member == member] or [DimensionRef(member)]

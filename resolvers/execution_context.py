@@ -14,8 +14,17 @@ from resolvers.projection import ProjectedRows
 
 
 class ProjectingExecutor(IncrementalExecutor):
-    def complete_list_value(self, return_type: Any, field_details_list: Any, info: Any, path: Any,
-                            result: Any, position_context: Any) -> Any:
+    def complete_list_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
         if type(result) is ProjectedRows:
             return result.rows
-        return super().complete_list_value(return_type, field_details_list, info, path, result, position_context)
+        return super().complete_list_value(
+            return_type, field_details_list, info, path, result, position_context
+        )

@@ -82,7 +82,9 @@ class SelectionReader:
         walk = _Walk(info.fragments, info.variable_values)
         measures: dict[str, None] = {}
         dimensions: dict[str, DimensionRef] = {}
-        items = self._row(self.registry.model(model), (), walk.fields(info.field_nodes), walk, measures, dimensions)
+        items = self._row(
+            self.registry.model(model), (), walk.fields(info.field_nodes), walk, measures, dimensions
+        )
         if not measures and not dimensions:
             raise QueryError(f"select at least one measure or dimension of {model}")
         return Selection(items, tuple(measures), tuple(dimensions.values()))

@@ -109,8 +109,14 @@ def _model(spec: ModelSpec) -> MetaModel:
             for name, d in spec.dimensions.items()
             if d.public
         ],
-        segments=[MetaSegment(name=name, title=s.title, description=s.description) for name, s in spec.segments.items()],
-        joins=[MetaJoin(name=camel(name), model=j.model, relationship=j.relationship) for name, j in spec.joins.items()],
+        segments=[
+            MetaSegment(name=name, title=s.title, description=s.description)
+            for name, s in spec.segments.items()
+        ],
+        joins=[
+            MetaJoin(name=camel(name), model=j.model, relationship=j.relationship)
+            for name, j in spec.joins.items()
+        ],
     )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, NewType
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 from strawberry.types.unset import UNSET
 
 from schema.naming import pascal
@@ -19,7 +20,7 @@ def _serialize_time(value: Any) -> str:
 
 
 LocalDateTime = NewType("LocalDateTime", str)
-SCALARS = {
+SCALARS: dict[object, ScalarDefinition] = {
     LocalDateTime: strawberry.scalar(
         name="LocalDateTime",
         description="ISO 8601 date-time without an offset: wall-clock time in the query's timezone.",
@@ -48,8 +49,12 @@ class StringFilter:
     contains: list[str] | None = strawberry.field(
         default=UNSET, description="Case-insensitive; any of the values. % and _ match themselves."
     )
-    starts_with: list[str] | None = strawberry.field(default=UNSET, description="Case-insensitive; any of the values.")
-    ends_with: list[str] | None = strawberry.field(default=UNSET, description="Case-insensitive; any of the values.")
+    starts_with: list[str] | None = strawberry.field(
+        default=UNSET, description="Case-insensitive; any of the values."
+    )
+    ends_with: list[str] | None = strawberry.field(
+        default=UNSET, description="Case-insensitive; any of the values."
+    )
     set: bool | None = strawberry.field(default=UNSET, description=_SET)
     not_set: bool | None = strawberry.field(default=UNSET, description=_NOT_SET)
 

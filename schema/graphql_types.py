@@ -41,7 +41,7 @@ class Arguments:
     segments: list[enum.Enum] | None
 
 
-Resolve = Callable[[str, strawberry.Info, Arguments], Awaitable[list[Any]]]
+Resolve = Callable[[str, strawberry.Info, Arguments], Awaitable[Any]]
 
 
 @dataclass
@@ -83,11 +83,11 @@ class _Builder:
         segment = None
         if spec.segments:
             members = {segment.upper(): segment for segment in spec.segments}
-            segment = strawberry.enum(
-                enum.Enum(f"{name}Segment", members),  # type: ignore[misc]
-                description=f"Named conditions of {spec.model}.",
-            )
-        return _ModelTypes(type(name, (), {}), type(f"{name}Where", (), {}), type(f"{name}OrderBy", (), {}), segment)
+            values: Any = enum.Enum(f"{name}Segment", members)  # type: ignore[misc]
+            segment = strawberry.enum(values, description=f"Named conditions of {spec.model}.")
+        return _ModelTypes(
+            type(name, (), {}), type(f"{name}Where", (), {}), type(f"{name}OrderBy", (), {}), segment
+        )
 
     def fill(self, spec: ModelSpec) -> None:
         own = self.types[spec.model]
@@ -101,13 +101,19 @@ class _Builder:
             description = _describe(measure.title, measure.description)
             row[name] = (value_type | None, strawberry.field(default=None, description=description))
             filter_type = FILTER_FOR_TYPE[measure_data_type(measure)]
-            where[name] = (filter_type | None, strawberry.field(default=UNSET, description="HAVING: on the aggregate."))
+            where[name] = (
+                filter_type | None,
+                strawberry.field(default=UNSET, description="HAVING: on the aggregate."),
+            )
             order[name] = (Direction | None, strawberry.field(default=UNSET))
         for name, dimension in spec.dimensions.items():
             if not dimension.public:
                 continue
             description = _describe(dimension.title, dimension.description)
-            row[name] = (_dimension_type(dimension) | None, strawberry.field(default=None, description=description))
+            row[name] = (
+                _dimension_type(dimension) | None,
+                strawberry.field(default=None, description=description),
+            )
             where[name] = (_dimension_filter(dimension) | None, strawberry.field(default=UNSET))
             order[name] = (Direction | None, strawberry.field(default=UNSET))
         for name, join in spec.joins.items():
@@ -116,8 +122,8 @@ class _Builder:
             row[name] = (target.row | None, strawberry.field(default=None, description=description))
             where[name] = (target.where | None, strawberry.field(default=UNSET))
             order[name] = (target.order_by | None, strawberry.field(default=UNSET))
-        where["and_"] = (list[own.where] | None, strawberry.field(name="AND", default=UNSET))  # type: ignore[name-defined]
-        where["or_"] = (list[own.where] | None, strawberry.field(name="OR", default=UNSET))  # type: ignore[name-defined]
+        where["and_"] = (_optional_list(own.where), strawberry.field(name="AND", default=UNSET))
+        where["or_"] = (_optional_list(own.where), strawberry.field(name="OR", default=UNSET))
         _assign(own.row, row)
         _assign(own.where, where)
         _assign(own.order_by, order)
@@ -126,7 +132,9 @@ class _Builder:
         own = self.types[spec.model]
         strawberry.type(own.row, description=_describe(spec.title, spec.description))
         strawberry.input(own.where, description=f"Conditions on {spec.model}; all must hold.")
-        strawberry.input(own.order_by, description=f"Sort {spec.model} by selected members; one key per item.")
+        strawberry.input(
+            own.order_by, description=f"Sort {spec.model} by selected members; one key per item."
+        )
 
     def root_field(self, spec: ModelSpec, resolve: Resolve) -> Any:
         own = self.types[spec.model]
@@ -147,14 +155,14 @@ class _Builder:
         resolver.__annotations__ = {
             "info": strawberry.Info,
             "where": own.where | None,
-            "order_by": list[own.order_by] | None,  # type: ignore[name-defined]
+            "order_by": _optional_list(own.order_by),
             "limit": int | None,
             "offset": int,
             "timezone": str,
-            "return": list[own.row] | None,  # type: ignore[name-defined]
+            "return": _optional_list(own.row),
         }
         if own.segment is not None:
-            resolver.__annotations__["segments"] = list[own.segment] | None  # type: ignore[name-defined]
+            resolver.__annotations__["segments"] = _optional_list(own.segment)
         else:
             resolver.__annotations__.pop("segments", None)
             resolver = _without_segments(resolver)
@@ -179,6 +187,11 @@ def _without_segments(resolver: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+def _optional_list(item: type) -> Any:
+    """`list[item] | None` for a class made at run time."""
+    return list[item] | None  # type: ignore[valid-type]
+
+
 def _assign(cls: type, fields: dict[str, tuple[Any, Any]]) -> None:
     cls.__annotations__ = {name: annotation for name, (annotation, _) in fields.items()}
     for name, (_, default) in fields.items():
@@ -199,8 +212,7 @@ def build_schema(registry: Registry, resolve: Resolve) -> strawberry.Schema:
 
     namespace: dict[str, Any] = {
         "__annotations__": {
-            camel(spec.model): list[builder.types[spec.model].row] | None  # type: ignore[name-defined]
-            for spec in specs
+            camel(spec.model): _optional_list(builder.types[spec.model].row) for spec in specs
         },
     }
     for spec in specs:

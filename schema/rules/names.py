@@ -25,7 +25,9 @@ def check(loaded: Loaded) -> list[Issue]:
         name = model.spec.model
         type_name = pascal(name)
         if type_name in RESERVED_TYPE_NAMES:
-            issues.append(Issue(model.file, name, f"the GraphQL type {type_name!r} is reserved; rename the model"))
+            issues.append(
+                Issue(model.file, name, f"the GraphQL type {type_name!r} is reserved; rename the model")
+            )
         elif type_names.setdefault(type_name, name) != name:
             reason = f"both {name!r} and {type_names[type_name]!r} become the GraphQL type {type_name!r}"
             issues.append(Issue(model.file, name, reason))
