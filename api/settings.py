@@ -29,6 +29,29 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    return Path(raw) if raw else None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """How bearer tokens are checked. With no JWT key configured, a development secret is
+    generated under the data folder (see api/auth/jwt_verifier.py)."""
+
+    jwt_secret: str | None = None  # HS256
+    jwt_public_key_file: Path | None = None  # PEM: RS256 or ES256
+    jwt_jwks_file: Path | None = None  # a JWKS document: RS256 or ES256
+    jwt_algorithms: tuple[str, ...] = ()  # pinned; empty: derived from the key kind
+    jwt_audience: str = "cohort"
+    jwt_issuer: str = "cohort"
+    jwt_leeway_s: int = 30
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.jwt_leeway_s <= 60:
+            raise SettingsError("COHORT_JWT_LEEWAY_S must be between 0 and 60")
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if not raw:
@@ -58,6 +81,10 @@ class Settings:
     reload_interval_s: float
     workers: int
     limits: Limits
+    auth: AuthSettings
+    rate_limit_per_minute: int  # 0 turns rate limiting off
+    rate_limit_burst: int
+    policy_reload_interval_s: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +105,18 @@ class Settings:
             graphiql=_bool(env, "COHORT_GRAPHIQL", True),
             reload_interval_s=_int(env, "COHORT_RELOAD_INTERVAL_MS", 2_000) / 1000,
             workers=_int(env, "COHORT_WORKERS", 1, minimum=1),
+            auth=AuthSettings(
+                jwt_secret=env.get("COHORT_JWT_SECRET") or None,
+                jwt_public_key_file=_path(env, "COHORT_JWT_PUBLIC_KEY_FILE"),
+                jwt_jwks_file=_path(env, "COHORT_JWT_JWKS_FILE"),
+                jwt_algorithms=tuple(a.strip() for a in (env.get("COHORT_JWT_ALGORITHMS") or "").split(",") if a.strip()),
+                jwt_audience=env.get("COHORT_JWT_AUDIENCE") or "cohort",
+                jwt_issuer=env.get("COHORT_JWT_ISSUER") or "cohort",
+                jwt_leeway_s=_int(env, "COHORT_JWT_LEEWAY_S", 30),
+            ),
+            rate_limit_per_minute=_int(env, "COHORT_RATE_LIMIT_PER_MINUTE", 600),
+            rate_limit_burst=_int(env, "COHORT_RATE_LIMIT_BURST", 60, minimum=1),
+            policy_reload_interval_s=_int(env, "COHORT_POLICY_RELOAD_MS", 2_000) / 1000,
             limits=Limits(
                 max_depth=_int(env, "COHORT_MAX_DEPTH", 8, minimum=1),
                 max_aliases=_int(env, "COHORT_MAX_ALIASES", 30),
