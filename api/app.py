@@ -13,13 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
+from api.auth.authenticator import Authenticator
 from api.graphiql import graphiql_routes
 from api.graphql_http import GraphQLEndpoint
 from api.health import healthz, readyz
 from api.metrics import Metrics
+from api.rate_limit import RateLimiter, redis_client
 from api.reload import ModelWatcher
 from api.runtime import Runtime, build_runtime
 from api.settings import Settings
+from authz.audit import Audit
+from authz.authorizer import Authorizer
+from authz.enforcer import PolicyEnforcer
+from authz.policy_store import PolicyHolder, PolicyStore
 from resolvers.executor import Executor, create_engine
 from schema.registry import Registry
 from schema.validator import load_registry
@@ -48,11 +54,27 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     executor: Executor
+    authenticator: Authenticator
+    authorizer: Authorizer
+    policies: PolicyHolder
+    rate_limiter: RateLimiter
     runtime: Runtime
     log: logging.Logger = field(default=log)
 
     def apply(self, registry: Registry) -> None:
-        self.runtime = build_runtime(registry, self.executor, self.settings.limits)
+        self.runtime = build_runtime(registry, self.executor, self.authorizer, self.settings.limits)
+
+
+def _background(coroutines: list[Any]) -> list[asyncio.Task[Any]]:
+    return [asyncio.create_task(coroutine) for coroutine in coroutines]
+
+
+async def _stop(tasks: list[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
@@ -70,20 +92,34 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             pool_timeout_s=settings.pool_timeout_s,
         )
         executor = Executor(engine, observe=metrics.observe_sql)
-        state = AppState(settings, engine, executor, build_runtime(registry, executor, settings.limits))
+        authenticator = Authenticator.from_settings(settings, engine)
+        store = PolicyStore(engine)
+        try:
+            policies = PolicyHolder(store, await store.load())
+        except Exception:  # no database yet: deny everything until the policy can be read
+            log.exception("could not load the access policy; every query is denied until it loads")
+            policies = PolicyHolder(store, PolicyEnforcer([], version=-1))
+        authorizer = Authorizer(policies, Audit(on_denial=lambda kind: metrics.denials.labels(kind).inc()))
+        redis = redis_client(settings.redis_url) if settings.redis_url else None
+        limiter = RateLimiter(redis, settings.rate_limit_per_minute, settings.rate_limit_burst)
+        metrics.watch_rate_limiter(limiter)
+        runtime = build_runtime(registry, executor, authorizer, settings.limits)
+        state = AppState(settings, engine, executor, authenticator, authorizer, policies, limiter, runtime)
         app.state.cohort = state
-        watcher: asyncio.Task[Any] | None = None
+        tasks = []
         if settings.reload_interval_s > 0:
-            watcher = asyncio.create_task(
-                ModelWatcher(settings.models_dir, state.apply, settings.reload_interval_s).run()
-            )
+            watcher = ModelWatcher(settings.models_dir, state.apply, settings.reload_interval_s)
+            tasks.append(watcher.run())
+        if settings.policy_reload_interval_s > 0:
+            tasks.append(policies.watch(settings.policy_reload_interval_s))
+        running = _background(tasks)
         try:
             yield
         finally:
-            if watcher is not None:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+            await _stop(running)
+            await limiter.aclose()
+            if redis is not None:
+                await redis.aclose()
             await engine.dispose()
 
     routes: list[BaseRoute] = [

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.cli_tokens import dev_token, tokens_app
 from api.settings import Settings
 from schema.issues import ModelValidationError
 from schema.registry import Registry
@@ -19,6 +20,8 @@ from schema.validator import load_registry
 
 app = typer.Typer(help="Cohort: a self-serve analytics API for learning platforms.", no_args_is_help=True)
 console = Console()
+app.add_typer(tokens_app, name="tokens")
+app.command("dev-token")(dev_token)
 T = TypeVar("T")
 
 

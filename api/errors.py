@@ -7,6 +7,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from authz.errors import AccessDenied
 from resolvers.errors import ResolverError
 
 log = logging.getLogger("cohort.errors")
@@ -19,7 +20,7 @@ def error_code(error: GraphQLError) -> str:
     original = error.original_error
     if original is None:
         return str((error.extensions or {}).get("code") or "BAD_USER_INPUT")
-    if isinstance(original, ResolverError):
+    if isinstance(original, ResolverError | AccessDenied):
         return original.code
     if isinstance(original, GraphQLError):
         return error_code(original)

@@ -20,11 +20,15 @@ from graphql.pyutils import is_awaitable as isawaitable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.auth.authenticator import Authenticator
+from api.auth.errors import AuthenticationError
 from api.documents import Prepared
 from api.errors import format_error, request_error
 from api.limits import Limits
 from api.metrics import Metrics
+from api.rate_limit import principal_key
 from api.runtime import Runtime
+from authz.principal import Principal
 from resolvers.execution_context import ProjectingExecutor
 from resolvers.graphql import RequestContext
 
@@ -40,6 +44,7 @@ class _Rejected(Exception):
     status: int
     message: str
     headers: dict[str, str] | None = None
+    code: str = "BAD_USER_INPUT"
 
 
 def _accepted(accept: str | None) -> str | None:
@@ -128,25 +133,46 @@ class GraphQLEndpoint:
             body = _encode({"errors": [request_error(f"accept {GRAPHQL_RESPONSE} or {JSON}")]})
             return Response(body, 406, headers={"Vary": "Accept"}, media_type=JSON)
         label, headers = "anonymous", None
+        rate_headers: dict[str, str] = {}
+        state = request.app.state.cohort
         try:
+            # Who asks, and whether they may ask now, before the body is even read.
+            principal = await self._authenticate(state.authenticator, request)
+            decision = await state.rate_limiter.check(principal_key(principal.subject, principal.tenant))
+            rate_headers = decision.headers()
+            if not decision.allowed:
+                self.metrics.rate_limited.inc()
+                message = f"rate limit exceeded; retry in {decision.retry_after_s} s"
+                raise _Rejected(429, message, rate_headers, "RATE_LIMITED")
             query, variables, name = _checked(await _params(request, self.limits), self.limits)
-            runtime: Runtime = request.app.state.cohort.runtime
+            runtime: Runtime = state.runtime
             prepared = runtime.documents.prepare(query)
             operation = prepared.operation(name)
             if operation is not None and operation.name is not None:
                 name = operation.name.value
             label = self.metrics.operation_label(name)
+            context = RequestContext(principal)
             status, payload = await self._run(
-                runtime, request.method, media, prepared, operation, variables, name
+                runtime, request.method, media, prepared, operation, variables, name, context
             )
         except _Rejected as rejected:
-            status, payload = rejected.status, {"errors": [request_error(rejected.message)]}
+            status, payload = rejected.status, {"errors": [request_error(rejected.message, rejected.code)]}
             headers = rejected.headers
         self.metrics.requests.labels(label, str(status)).inc()
         self.metrics.latency.labels(label).observe(time.perf_counter() - started)
         for error in payload.get("errors", ()):
             self.metrics.errors.labels(error["extensions"]["code"]).inc()
-        return Response(_encode(payload), status, headers=headers, media_type=media)
+        return Response(
+            _encode(payload), status, headers={**rate_headers, **(headers or {})}, media_type=media
+        )
+
+    async def _authenticate(self, authenticator: Authenticator, request: Request) -> Principal:
+        try:
+            return await authenticator.authenticate(request.headers.get("authorization"))
+        except AuthenticationError as error:
+            self.metrics.unauthenticated.inc()
+            headers = {"WWW-Authenticate": error.challenge}
+            raise _Rejected(error.status_code, error.reason, headers, "UNAUTHENTICATED") from None
 
     async def _run(
         self,
@@ -157,6 +183,7 @@ class GraphQLEndpoint:
         operation: OperationDefinitionNode | None,
         variables: dict[str, Any] | None,
         name: str | None,
+        context: RequestContext,
     ) -> tuple[int, dict[str, Any]]:
         request_failed = 400 if media == GRAPHQL_RESPONSE else 200
         if prepared.parse_errors:
@@ -177,7 +204,7 @@ class GraphQLEndpoint:
         result = execute(
             runtime.schema._schema,
             prepared.document,
-            context_value=RequestContext(),
+            context_value=context,
             variable_values=variables,
             operation_name=name,
             executor_class=ProjectingExecutor,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
+
+from api.rate_limit import RateLimiter
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_OPERATION_LABELS = 200  # clients choose operation names: keep the label set bounded
@@ -33,6 +35,28 @@ class Metrics:
         self.errors = Counter(
             "cohort_graphql_errors", "GraphQL errors by code.", ["code"], registry=self.registry
         )
+        self.denials = Counter(
+            "cohort_access_denials",
+            "Queries refused by access control, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.unauthenticated = Counter(
+            "cohort_unauthenticated_requests", "Requests without valid credentials.", registry=self.registry
+        )
+        self.rate_limited = Counter(
+            "cohort_rate_limited_requests", "Requests refused with 429.", registry=self.registry
+        )
+        self.rate_limit_failures = Gauge(
+            "cohort_rate_limit_redis_failures",
+            "Rate-limit calls to Redis that failed (the requests were allowed: fail open).",
+            registry=self.registry,
+        )
+        self.rate_limit_degraded = Gauge(
+            "cohort_rate_limit_degraded_checks",
+            "Requests allowed without a rate-limit decision (Redis failing).",
+            registry=self.registry,
+        )
         self._operations: set[str] = set()
 
     def operation_label(self, name: str | None) -> str:
@@ -44,6 +68,10 @@ class Metrics:
             self._operations.add(name)
             return name
         return "other"
+
+    def watch_rate_limiter(self, limiter: RateLimiter) -> None:
+        self.rate_limit_failures.set_function(lambda: limiter.failures)
+        self.rate_limit_degraded.set_function(lambda: limiter.degraded_checks)
 
     def observe_sql(self, seconds: float) -> None:
         self.sql.observe(seconds)

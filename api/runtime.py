@@ -8,6 +8,7 @@ import strawberry
 
 from api.documents import DocumentCache
 from api.limits import Limits
+from authz.authorizer import Authorizer
 from resolvers.executor import Executor
 from resolvers.graphql import ModelResolvers
 from resolvers.service import QueryService
@@ -23,7 +24,7 @@ class Runtime:
     resolvers: ModelResolvers
 
 
-def build_runtime(registry: Registry, executor: Executor, limits: Limits) -> Runtime:
-    resolvers = ModelResolvers(registry, QueryService(registry, executor))
+def build_runtime(registry: Registry, executor: Executor, authorizer: Authorizer, limits: Limits) -> Runtime:
+    resolvers = ModelResolvers(registry, QueryService(registry, executor), authorizer)
     schema = build_schema(registry, resolvers.resolve)
     return Runtime(registry, schema, DocumentCache(schema._schema, limits), resolvers)

@@ -109,7 +109,9 @@ class Settings:
                 jwt_secret=env.get("COHORT_JWT_SECRET") or None,
                 jwt_public_key_file=_path(env, "COHORT_JWT_PUBLIC_KEY_FILE"),
                 jwt_jwks_file=_path(env, "COHORT_JWT_JWKS_FILE"),
-                jwt_algorithms=tuple(a.strip() for a in (env.get("COHORT_JWT_ALGORITHMS") or "").split(",") if a.strip()),
+                jwt_algorithms=tuple(
+                    a.strip() for a in (env.get("COHORT_JWT_ALGORITHMS") or "").split(",") if a.strip()
+                ),
                 jwt_audience=env.get("COHORT_JWT_AUDIENCE") or "cohort",
                 jwt_issuer=env.get("COHORT_JWT_ISSUER") or "cohort",
                 jwt_leeway_s=_int(env, "COHORT_JWT_LEEWAY_S", 30),

@@ -24,6 +24,7 @@ from resolvers.plan import Node, Path, Plan, PlannedDimension, PlannedMeasure
 from schema.snippets import parse
 from schema.spec import Dimension, Measure, ModelSpec
 
+MASK = "***"  # what a masked text dimension shows
 DIALECT = asyncpg.dialect()  # type: ignore[no-untyped-call]
 BaseKey = tuple[Path, str]  # (node path, base measure name)
 Lookup = Callable[[BaseKey], ColumnElement[Any]]
@@ -58,6 +59,8 @@ class _Builder:
         self.plan = plan
         self.timezone = sa.bindparam("timezone", plan.timezone, type_=sa.String())
         self.dimension_sql = {d.key: self._dimension(d) for d in plan.dimensions}
+        # Masked dimensions are constants: PostgreSQL refuses constants in GROUP BY.
+        self.grouping = [self.dimension_sql[d.key] for d in plan.dimensions if not d.masked]
 
     # --- expressions -------------------------------------------------------------
 
@@ -69,6 +72,10 @@ class _Builder:
         return sql.member(node.model, node.alias, spec.sql, name, _DIMENSION_TYPES[spec.type])
 
     def _dimension(self, d: PlannedDimension) -> ColumnElement[Any]:
+        if d.masked:
+            if d.spec.type == "string":
+                return sa.literal_column(f"'{MASK}'", sa.String())
+            return sa.cast(sa.null(), _DIMENSION_TYPES[d.spec.type])
         raw = self.raw_dimension(d.path, d.name, d.spec)
         if d.spec.type == "time":
             local = sa.func.timezone(self.timezone, raw)  # wall-clock time in the query's zone
@@ -192,8 +199,8 @@ class _Builder:
         columns = [expr.label(key) for key, expr in self.dimension_sql.items()]
         columns += [self.measure(m.path, m.name, base).label(m.key) for m in self.plan.measures]
         stmt = sa.select(*columns).select_from(self.from_clause()).where(*self.where())
-        if self.dimension_sql:
-            stmt = stmt.group_by(*self.dimension_sql.values())
+        if self.grouping:
+            stmt = stmt.group_by(*self.grouping)
         return stmt.having(*self.having(base))
 
     def _spec(self, key: BaseKey) -> Measure:
@@ -251,7 +258,7 @@ class _Builder:
                 own[key] = self.aggregate(node.model, node.alias, self._spec(key))
             columns = self._columns(list(self.dimension_sql.values()), own, bases)
             stmt = sa.select(*columns).select_from(self.from_clause()).where(*self.where())
-            return stmt.group_by(*self.dimension_sql.values()) if self.dimension_sql else stmt
+            return stmt.group_by(*self.grouping) if self.grouping else stmt
 
         return part
 

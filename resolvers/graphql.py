@@ -6,17 +6,19 @@ rows projected straight into the response shape.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
 
+from authz.authorizer import Authorizer
+from authz.principal import Principal
 from resolvers.arguments import order_items, where_filters
 from resolvers.projection import ProjectedRows, project
 from resolvers.selection import SelectionReader
 from resolvers.service import QueryService
 from schema.graphql_types import Arguments
-from schema.query import EffectiveQuery, SemanticQuery
+from schema.query import SemanticQuery
 from schema.registry import Registry
 
 
@@ -24,13 +26,14 @@ from schema.registry import Registry
 class RequestContext:
     """Per-request data handed to resolvers through GraphQL's context."""
 
-    sql_seconds: list[float] = field(default_factory=list)
+    principal: Principal
 
 
 class ModelResolvers:
-    def __init__(self, registry: Registry, service: QueryService) -> None:
+    def __init__(self, registry: Registry, service: QueryService, authorizer: Authorizer) -> None:
         self.registry = registry
         self.service = service
+        self.authorizer = authorizer
         self.selections = SelectionReader(registry)
 
     def semantic_query(self, model: str, info: Any, arguments: Arguments) -> tuple[SemanticQuery, Any]:
@@ -51,5 +54,7 @@ class ModelResolvers:
     async def resolve(self, model: str, info: strawberry.Info, arguments: Arguments) -> ProjectedRows:
         raw = info._raw_info
         query, selection = self.semantic_query(model, raw, arguments)
-        result = await self.service.run(EffectiveQuery(query))
+        # Access control scopes the query before any SQL exists.
+        effective = self.authorizer.authorize(self.registry, raw.context.principal, query)
+        result = await self.service.run(effective)
         return project(selection.items, result.columns, result.rows)

@@ -38,6 +38,7 @@ class PlannedDimension:
     name: str
     spec: Dimension
     granularity: Granularity | None
+    masked: bool = False  # access control hides its values: it comes back as a constant
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ QueryError here, before any SQL exists.
 
 from __future__ import annotations
 
-from collections import deque
+from dataclasses import replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from resolvers.errors import QueryError
@@ -22,6 +22,7 @@ from resolvers.plan import (
     PlannedOrder,
 )
 from resolvers.values import MemberType, check_values
+from schema.paths import PathError, walk
 from schema.query import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -61,38 +62,14 @@ class _Planner:
             self.nodes[path] = Node(path, self.registry.model(join.model), "__".join(path), join)
         return self.nodes[path]
 
-    def _route(self, start: ModelSpec, target: str, member: str) -> tuple[str, ...]:
-        """The shortest chain of joins from `start` to the model named `target`."""
-        queue: deque[tuple[str, tuple[str, ...]]] = deque([(start.model, ())])
-        seen = {start.model}
-        found: list[tuple[str, ...]] = []
-        while queue and not found:
-            for _ in range(len(queue)):
-                model, route = queue.popleft()
-                for join_name, join in sorted(self.registry.model(model).joins.items()):
-                    if join.model == target:
-                        found.append((*route, join_name))
-                    elif join.model not in seen:
-                        seen.add(join.model)
-                        queue.append((join.model, (*route, join_name)))
-        if not found:
-            raise QueryError(f"unknown member {member!r}: {start.model} has no join to {target!r}")
-        if len(found) > 1:
-            options = ", ".join(".".join(route) for route in found)
-            raise QueryError(f"member {member!r} is ambiguous; name the join path: {options}")
-        return found[0]
-
     def walk(self, member: str) -> tuple[Node, str]:
-        *joins, name = member.split(".")
+        try:
+            steps, name = walk(self.registry, self.nodes[()].model, member)
+        except PathError as exc:
+            raise QueryError(str(exc)) from None
         node = self.nodes[()]
-        for part in joins:
-            if part in node.model.joins:
-                node = self._child(node, part)
-            elif part in self.registry:
-                for join_name in self._route(node.model, part, member):
-                    node = self._child(node, join_name)
-            else:
-                raise QueryError(f"unknown member {member!r}: {node.model.model} has no join {part!r}")
+        for step in steps[1:]:
+            node = self._child(node, step.joins[-1])
         return node, name
 
     # --- members -------------------------------------------------------------------
@@ -179,7 +156,9 @@ def plan(registry: Registry, effective: EffectiveQuery) -> Plan:
         raise QueryError(f"unknown model {query.model!r}") from None
     planner = _Planner(registry, root)
 
-    dimensions = {d.key: d for d in (planner.dimension(ref) for ref in query.dimensions)}
+    dimensions = {
+        d.key: _masked(d, effective.masked) for d in (planner.dimension(ref) for ref in query.dimensions)
+    }
     measures = {m.key: m for m in (planner.measure(member) for member in query.measures)}
     if not dimensions and not measures:
         raise QueryError(f"select at least one measure or dimension of {root.model}")
@@ -220,6 +199,12 @@ def plan(registry: Registry, effective: EffectiveQuery) -> Plan:
         timezone=_timezone(query.timezone),
         multiplied=_multiplied(planner.nodes),
     )
+
+
+def _masked(dimension: PlannedDimension, masked: frozenset[str]) -> PlannedDimension:
+    if ".".join((*dimension.path, dimension.name)) in masked:
+        return replace(dimension, masked=True)
+    return dimension
 
 
 def _default_order(

@@ -102,11 +102,16 @@ class EffectiveQuery:
 
     `mandatory_filters` are ANDed with everything the client asked for, so no client
     filter (not even an OR) can widen them, and they may use members that are hidden
-    from clients (tenant columns).
+    from clients (tenant columns); conditions on measures among them drop whole groups
+    (small-group suppression). `masked` dimensions come back as a constant.
     """
 
     query: SemanticQuery
     mandatory_filters: tuple[Filter, ...] = field(default=())
+    masked: frozenset[str] = field(default=frozenset())  # dimension paths, e.g. "learner.email"
 
     def restrict(self, *filters: Filter) -> EffectiveQuery:
         return replace(self, mandatory_filters=self.mandatory_filters + filters)
+
+    def mask(self, *members: str) -> EffectiveQuery:
+        return replace(self, masked=self.masked | frozenset(members))

@@ -103,6 +103,9 @@ class ModelSpec(_Spec):
     table: str | None = None
     sql: str | None = None
     primary_key: str
+    # The count_distinct (or count) measure of distinct learners in a group: access
+    # policies suppress groups with fewer learners than a role's minimum.
+    learner_count: str | None = None
     joins: dict[str, Join] = Field(default_factory=dict)
     dimensions: dict[str, Dimension] = Field(default_factory=dict)
     measures: dict[str, Measure] = Field(default_factory=dict)

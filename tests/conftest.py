@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from api.demo.load import seed_demo
 from api.migrations import upgrade
+from authz.policy_store import PolicyStore
 from schema.registry import Registry
 from schema.validator import load_registry
 from tests.databases import admin_postgres_url
@@ -36,6 +37,7 @@ async def database_url() -> AsyncIterator[str]:
     try:
         await upgrade(engine)
         await seed_demo(engine, scale=TEST_SCALE, seed=TEST_SEED)
+        await PolicyStore(engine).seed()
     finally:
         await engine.dispose()
     yield url

@@ -55,4 +55,9 @@ def check(loaded: Loaded) -> list[Issue]:
                 )
         for where, reason in _measure_issues(spec):
             issues.append(Issue(model.file, f"{spec.model}.{where}", reason))
+        if spec.learner_count is not None:
+            counter = spec.measures.get(spec.learner_count)
+            if counter is None or counter.type not in ("count", "count_distinct"):
+                reason = f"{spec.learner_count!r} is not a count or count_distinct measure of {spec.model}"
+                issues.append(Issue(model.file, f"{spec.model}.learner_count", reason))
     return issues

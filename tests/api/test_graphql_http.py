@@ -401,12 +401,14 @@ async def test_health_and_readiness(client: httpx.AsyncClient, app: Starlette) -
 
 
 @pytest.fixture(scope="module")
-async def unreachable(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def unreachable(settings: Settings, admin_headers: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, "postgresql+asyncpg://postgres@127.0.0.1:1/cohort")
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://cohort.test", headers={"accept": GRAPHQL_RESPONSE}
+            transport=transport,
+            base_url="http://cohort.test",
+            headers={"accept": GRAPHQL_RESPONSE, **admin_headers},
         ) as client:
             yield client
 
@@ -503,7 +505,10 @@ measures:
 
 @pytest.fixture(scope="module")
 async def faulty(
-    settings: Settings, database_url: str, tmp_path_factory: pytest.TempPathFactory
+    settings: Settings,
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    admin_headers: dict[str, str],
 ) -> AsyncIterator[httpx.AsyncClient]:
     models: Path = tmp_path_factory.mktemp("faulty-models")
     (models / "slow.yml").write_text(SLOW)
@@ -513,7 +518,9 @@ async def faulty(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://cohort.test", headers={"accept": GRAPHQL_RESPONSE}
+            transport=transport,
+            base_url="http://cohort.test",
+            headers={"accept": GRAPHQL_RESPONSE, **admin_headers},
         ) as client:
             yield client
 

@@ -290,13 +290,17 @@ async def test_row_limits(client: httpx.AsyncClient, engine: AsyncEngine) -> Non
 
 
 @pytest.fixture(scope="module")
-async def closed(settings: Settings, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def closed(
+    settings: Settings, database_url: str, admin_headers: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
     closed_settings = replace(settings, limits=replace(settings.limits, introspection=False))
     app = create_app(closed_settings, database_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://cohort.test", headers={"accept": GRAPHQL_RESPONSE}
+            transport=transport,
+            base_url="http://cohort.test",
+            headers={"accept": GRAPHQL_RESPONSE, **admin_headers},
         ) as client:
             yield client
 
@@ -407,14 +411,21 @@ async def test_model_watcher_applies_valid_changes_and_keeps_the_old_registry(
 
 
 async def test_app_reloads_models_while_serving(
-    settings: Settings, database_url: str, engine: AsyncEngine, models: Path, caplog: pytest.LogCaptureFixture
+    settings: Settings,
+    database_url: str,
+    engine: AsyncEngine,
+    models: Path,
+    caplog: pytest.LogCaptureFixture,
+    admin_headers: dict[str, str],
 ) -> None:
     app: Starlette = create_app(replace(settings, models_dir=models, reload_interval_s=0.05), database_url)
     query = "{ enrollments { avgDaysToComplete count } }"
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://cohort.test", headers={"accept": GRAPHQL_RESPONSE}
+            transport=transport,
+            base_url="http://cohort.test",
+            headers={"accept": GRAPHQL_RESPONSE, **admin_headers},
         ) as client:
             version = accepted(await post(client, "{ meta { version } }"))["data"]["meta"]["version"]
             before = await post(client, query)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.settings import Settings
 from tests.resolvers.oracle import oracle
 
 pytestmark = pytest.mark.integration
@@ -89,15 +90,23 @@ async def wait_until_healthy(base: str, process: subprocess.Popen[bytes], log: P
     pytest.fail(f"uvicorn did not answer /healthz within {STARTUP_S} s:\n{output}")
 
 
-async def test_uvicorn_serves_graphql(database_url: str, engine: AsyncEngine, tmp_path: Path) -> None:
+async def test_uvicorn_serves_graphql(
+    database_url: str, engine: AsyncEngine, tmp_path: Path, settings: Settings, admin_headers: dict[str, str]
+) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "uvicorn.log"
-    process = start(port, server_env(DATABASE_URL=database_url, COHORT_RELOAD_INTERVAL_MS="0"), log)
+    env = server_env(
+        DATABASE_URL=database_url,
+        COHORT_RELOAD_INTERVAL_MS="0",
+        COHORT_JWT_SECRET=settings.auth.jwt_secret or "",
+        COHORT_DATA_DIR=str(settings.data_dir),
+    )
+    process = start(port, env, log)
     try:
         await wait_until_healthy(base, process, log)
         async with httpx.AsyncClient(
-            base_url=base, timeout=10.0, headers={"accept": GRAPHQL_RESPONSE}
+            base_url=base, timeout=10.0, headers={"accept": GRAPHQL_RESPONSE, **admin_headers}
         ) as client:
             ready = await client.get("/readyz")
             assert ready.status_code == 200 and ready.json()["database"] == "ok"

@@ -1,0 +1,187 @@
+"""Authorization of a semantic query, before any SQL exists.
+
+For a principal and a SemanticQuery it decides, with the policy:
+- every model the query touches (the root and every joined model) must be readable;
+- no member it selects, filters or sorts on may be denied; masked dimensions come back
+  as a constant and cannot be filtered on;
+- every model in the join tree gets its row filters (tenant, instructor, ...), ANDed
+  with whatever the client asked;
+- groups with fewer distinct learners than the roles' minimum are suppressed.
+The result is an EffectiveQuery; a refusal is AccessDenied, and is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from authz.audit import Audit
+from authz.enforcer import PolicyEnforcer, RowRule
+from authz.errors import AccessDenied, PolicyUnavailable
+from authz.principal import Principal
+from schema.paths import PathError, Step, walk
+from schema.query import And, Condition, EffectiveQuery, Filter, Or, SemanticQuery
+from schema.registry import Registry
+from schema.spec import ModelSpec
+
+
+@dataclass(frozen=True, slots=True)
+class _Use:
+    steps: list[Step]
+    name: str
+    selected: bool  # selected (may be masked) rather than filtered or sorted on
+
+
+def _conditions(items: tuple[Filter, ...]) -> Iterator[Condition]:
+    for item in items:
+        if isinstance(item, Condition):
+            yield item
+        else:
+            yield from _conditions(item.items)
+
+
+def _members(query: SemanticQuery) -> Iterator[tuple[str, bool]]:
+    yield from ((member, True) for member in query.measures)
+    yield from ((ref.member, True) for ref in query.dimensions)
+    yield from ((condition.member, False) for condition in _conditions(query.filters))
+    yield from ((item.member, False) for item in query.order)
+
+
+class Authorizer:
+    def __init__(self, enforcer: Callable[[], PolicyEnforcer], audit: Audit) -> None:
+        self.enforcer = enforcer  # the current policy; it changes when the policy does
+        self.audit = audit
+
+    def authorize(self, registry: Registry, principal: Principal, query: SemanticQuery) -> EffectiveQuery:
+        if query.model not in registry:
+            return EffectiveQuery(query)  # planning reports the unknown model
+        enforcer = self.enforcer()
+        if enforcer.version < 0:
+            raise PolicyUnavailable("the access policy is not loaded")
+        try:
+            return _Decision(registry, enforcer, principal, query).effective()
+        except AccessDenied as denied:
+            self.audit.denied(principal, denied.models, str(denied), denied.kind)
+            raise
+
+
+class _Decision:
+    def __init__(
+        self, registry: Registry, enforcer: PolicyEnforcer, principal: Principal, query: SemanticQuery
+    ):
+        self.registry = registry
+        self.enforcer = enforcer
+        self.principal = principal
+        self.query = query
+        self.root = registry.model(query.model)
+        self.uses = self._uses()
+        self.nodes: dict[tuple[str, ...], ModelSpec] = {(): self.root}
+        for use in self.uses:
+            self.nodes.update({step.joins: step.model for step in use.steps})
+
+    def _uses(self) -> list[_Use]:
+        uses = []
+        members = list(_members(self.query))
+        members += [(segment, False) for segment in self.query.segments]
+        for member, selected in members:
+            try:
+                steps, name = walk(self.registry, self.root, member)
+            except PathError:
+                continue  # the planner rejects it with the same message
+            uses.append(_Use(steps, name, selected))
+        return uses
+
+    def _deny(self, message: str, kind: str) -> AccessDenied:
+        return AccessDenied(message, tuple(sorted({model.model for model in self.nodes.values()})), kind)
+
+    def _decide(self, obj: str, act: str) -> str:
+        return self.enforcer.decide(self.principal.roles, self.principal.tenant, obj, act)
+
+    def effective(self) -> EffectiveQuery:
+        for model in {spec.model for spec in self.nodes.values()}:
+            if self._decide(model, "read") != "allow":
+                raise self._deny(f"you may not read {model}", "model")
+        masked = self._masked()
+        filters = self._row_filters()
+        filters += self._suppression()
+        return EffectiveQuery(self.query, tuple(filters), frozenset(masked))
+
+    def _masked(self) -> set[str]:
+        masked: set[str] = set()
+        for use in self.uses:
+            model = use.steps[-1].model.model
+            obj = f"{model}.{use.name}"
+            if self._decide(obj, "read") == "deny":
+                raise self._deny(f"you may not read {obj}", "member")
+            if self._decide(obj, "mask") == "allow":
+                if not use.selected:
+                    raise self._deny(f"{obj} is masked for you: it cannot be filtered or sorted on", "masked")
+                masked.add(".".join((*use.steps[-1].joins, use.name)))
+        return masked
+
+    def _row_filters(self) -> list[Filter]:
+        filters: list[Filter] = []
+        filtered: set[tuple[str, ...]] = set()
+        for joins in sorted(self.nodes, key=len):  # parents first
+            model = self.nodes[joins]
+            row_filter = self._node_filter(joins, model, filtered)
+            if row_filter is not None:
+                filters.append(row_filter)
+                filtered.add(joins)
+        return filters
+
+    def _node_filter(
+        self, joins: tuple[str, ...], model: ModelSpec, filtered: set[tuple[str, ...]]
+    ) -> Filter | None:
+        readers = tuple(role for role in self.principal.roles if self._role_reads(role, model.model))
+        per_role = self.enforcer.row_rules(readers, self.principal.tenant, model.model)
+        grants: list[Filter] = []
+        for role in readers:
+            rules = per_role.get(role, ())
+            if any(rule.column == "*" for rule in rules):
+                return None  # this role sees every row of the model
+            through_parent = any(rule.column == "-" for rule in rules)
+            if through_parent and joins and any(joins[:depth] in filtered for depth in range(len(joins))):
+                return None  # reached through a filtered model: its rows are already scoped
+            conditions = [
+                self._condition(joins, model, rule) for rule in rules if rule.column not in ("*", "-")
+            ]
+            if conditions and all(condition is not None for condition in conditions):
+                grants.append(And(tuple(c for c in conditions if c is not None)))
+        if not grants:
+            where = "as the queried model" if not joins else "here"
+            raise self._deny(f"you have no rows of {model.model} {where}", "rows")
+        return grants[0] if len(grants) == 1 else Or(tuple(grants))
+
+    def _role_reads(self, role: str, model: str) -> bool:
+        return self.enforcer.decide((role,), self.principal.tenant, model, "read") == "allow"
+
+    def _condition(self, joins: tuple[str, ...], model: ModelSpec, rule: RowRule) -> Condition | None:
+        """`column = <principal's attribute>` on this node, or None if the principal
+        has no such attribute (the role then grants nothing here)."""
+        if rule.attribute == "tenant":
+            value: str | int = self.principal.tenant
+        elif rule.attribute.startswith("attrs."):
+            found = self.principal.attributes.get(rule.attribute.removeprefix("attrs."))
+            if found is None:
+                return None
+            value = found
+        else:
+            return None
+        steps, name = walk(self.registry, model, rule.column)
+        dimension = steps[-1].model.dimensions.get(name)
+        if dimension is None or (dimension.type == "number") != isinstance(value, int):
+            raise self._deny(
+                f"the policy's row filter {model.model}.{rule.column} does not fit the principal", "rows"
+            )
+        return Condition(".".join((*joins, rule.column)), "equals", (value,))
+
+    def _suppression(self) -> list[Filter]:
+        size = self.enforcer.min_group_size(self.principal.roles, self.principal.tenant)
+        if size <= 1:
+            return []
+        return [
+            Condition(".".join((*joins, model.learner_count)), "gte", (size,))
+            for joins, model in self.nodes.items()
+            if model.learner_count is not None
+        ]
