@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.cli_policies import policies_app
 from api.cli_tokens import dev_token, tokens_app
 from api.settings import Settings
 from schema.issues import ModelValidationError
@@ -21,6 +22,7 @@ from schema.validator import load_registry
 app = typer.Typer(help="Cohort: a self-serve analytics API for learning platforms.", no_args_is_help=True)
 console = Console()
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(policies_app, name="policies")
 app.command("dev-token")(dev_token)
 T = TypeVar("T")
 
@@ -219,11 +221,17 @@ def _serve(settings: Settings, services: Any) -> None:
     body = orjson.dumps({"query": SAMPLE_QUERY}).decode()
     console.print(f"[green]Cohort[/green] on {base}")
     if settings.graphiql:
-        console.print(f"  GraphiQL:  {base}/graphiql")
+        console.print(f"  GraphiQL:  {base}/graphiql  (set the Authorization header in its Headers tab)")
     console.print(f"  health:    {base}/readyz    metrics: {base}/metrics")
+    token = _demo_token(settings)
+    if token is not None:
+        console.print("  a 12-hour token for a university admin of northbridge-university:")
+        console.print(f"    export TOKEN={token}", markup=False, highlight=False, soft_wrap=True)
+        console.print("  (others: .venv/bin/cohort dev-token --tenant acme-corp --role enterprise_admin)")
     console.print("  try:")
     console.print(
-        f"    curl -s {base}/graphql -H 'content-type: application/json' -d {shlex.quote(body)}",
+        f"    curl -s {base}/graphql -H 'content-type: application/json' -H \"authorization: Bearer $TOKEN\" "
+        f"-d {shlex.quote(body)}",
         markup=False,
         highlight=False,
         soft_wrap=True,
@@ -236,6 +244,23 @@ def _serve(settings: Settings, services: Any) -> None:
         workers=settings.workers,
         log_level="info",
     )
+
+
+def _demo_token(settings: Settings) -> str | None:
+    from api.auth.jwt_verifier import mint_token
+    from api.settings import SettingsError
+
+    try:
+        return mint_token(
+            settings.auth,
+            settings.data_dir,
+            subject="demo",
+            tenant="northbridge-university",
+            roles=["university_admin"],
+            expires_in_s=12 * 3600,
+        )
+    except SettingsError:
+        return None  # verification with public keys only: tokens come from the identity provider
 
 
 @app.command()
@@ -254,6 +279,7 @@ def run() -> None:
     from api.demo.load import is_seeded, seed_demo
     from api.migrations import upgrade
     from api.services import start_services
+    from authz.policy_store import PolicyStore
 
     settings = Settings.from_env()
     _registry(None, settings)
@@ -263,6 +289,8 @@ def run() -> None:
         if not await is_seeded(engine):
             console.print(f"seeding the demo warehouse ({settings.demo_scale} scale)...")
             await seed_demo(engine, scale=settings.demo_scale, seed=settings.demo_seed, progress=True)
+        if await PolicyStore(engine).seed():
+            console.print("loaded the demo access policy (authz/policies/default.csv)")
 
     services = start_services(settings)
     _with_engine(settings, work, services)

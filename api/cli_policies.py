@@ -1,0 +1,67 @@
+"""`cohort policies seed|list|version`: the access policy in PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from authz.policy_store import DEFAULT_POLICY, PolicyStore
+
+policies_app = typer.Typer(help="The access policy (Casbin rules in PostgreSQL).", no_args_is_help=True)
+console = Console()
+T = TypeVar("T")
+
+
+def _run(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    from api.cli import _with_engine
+    from api.settings import Settings
+
+    return _with_engine(Settings.from_env(), work)
+
+
+@policies_app.command()
+def seed(
+    file: Annotated[Path, typer.Option(help="A policy file (Casbin CSV).")] = DEFAULT_POLICY,
+    replace: Annotated[bool, typer.Option(help="Replace the rules in the database.")] = False,
+) -> None:
+    """Load a policy file into the database (only if it is empty, unless --replace)."""
+
+    async def work(engine: AsyncEngine) -> tuple[bool, int]:
+        store = PolicyStore(engine)
+        loaded = await store.seed(file, replace=replace)
+        return loaded, await store.version()
+
+    loaded, version = _run(work)
+    if loaded:
+        console.print(f"[green]policy loaded[/green] from {file}: version {version}")
+    else:
+        console.print(f"the database already has a policy (version {version}); use --replace to overwrite it")
+
+
+@policies_app.command("list")
+def list_rules() -> None:
+    """Print the rules in force."""
+
+    async def work(engine: AsyncEngine) -> tuple[list[tuple[str, ...]], int]:
+        store = PolicyStore(engine)
+        return await store.rules(), await store.version()
+
+    rules, version = _run(work)
+    table = Table(
+        "type",
+        "subject",
+        "domain",
+        "object",
+        "action / column",
+        "effect / attribute",
+        title=f"version {version}",
+    )
+    for rule in rules:
+        table.add_row(*rule, *([""] * (6 - len(rule))))
+    console.print(table)
