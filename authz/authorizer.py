@@ -52,6 +52,10 @@ class Authorizer:
         self.enforcer = enforcer  # the current policy; it changes when the policy does
         self.audit = audit
 
+    @property
+    def policy_version(self) -> int:
+        return self.enforcer().version
+
     def authorize(self, registry: Registry, principal: Principal, query: SemanticQuery) -> EffectiveQuery:
         if query.model not in registry:
             return EffectiveQuery(query)  # planning reports the unknown model

@@ -155,3 +155,12 @@ def test_tenant_and_role_names_are_plain_words(bad: str) -> None:
         Principal(subject="user:x", tenant=bad, roles=("instructor",))
     with pytest.raises(InvalidNameError):
         Principal(subject="user:x", tenant="acme", roles=(bad,))
+
+
+def test_organizations_are_the_own_one_at_the_root_and_any_reachable_one_when_joined(authorize) -> None:  # type: ignore[no-untyped-def]
+    root = authorize(who("university_admin"), query("organizations", "name"))
+    assert And((Condition("id", "equals", (UNI,)),)) in root.mandatory_filters
+    joined = authorize(who("university_admin"), query("enrollments", "learner.enterprise.name"))
+    assert not any("enterprise.id" in repr(item) for item in joined.mandatory_filters)
+    partner = authorize(who("enterprise_admin", tenant=ACME), query("enrollments", "course.partner.name"))
+    assert not any("partner.id" in repr(item) for item in partner.mandatory_filters)
