@@ -18,7 +18,8 @@ from api.graphiql import graphiql_routes
 from api.graphql_http import GraphQLEndpoint
 from api.health import healthz, readyz
 from api.metrics import Metrics
-from api.rate_limit import RateLimiter, redis_client
+from api.rate_limit import RateLimiter
+from api.redis_client import connect_redis
 from api.reload import ModelWatcher
 from api.runtime import Runtime, build_runtime
 from api.settings import Settings
@@ -26,7 +27,10 @@ from authz.audit import Audit
 from authz.authorizer import Authorizer
 from authz.enforcer import PolicyEnforcer
 from authz.policy_store import PolicyHolder, PolicyStore
+from cache.freshness import Freshness
+from cache.result_cache import ResultCache
 from resolvers.executor import Executor, create_engine
+from resolvers.graphql import ResultCaching
 from schema.registry import Registry
 from schema.validator import load_registry
 
@@ -58,11 +62,14 @@ class AppState:
     authorizer: Authorizer
     policies: PolicyHolder
     rate_limiter: RateLimiter
+    caching: ResultCaching
     runtime: Runtime
     log: logging.Logger = field(default=log)
 
     def apply(self, registry: Registry) -> None:
-        self.runtime = build_runtime(registry, self.executor, self.authorizer, self.settings.limits)
+        self.runtime = build_runtime(
+            registry, self.executor, self.authorizer, self.settings.limits, self.caching
+        )
 
 
 def _background(coroutines: list[Any]) -> list[asyncio.Task[Any]]:
@@ -100,11 +107,22 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             log.exception("could not load the access policy; every query is denied until it loads")
             policies = PolicyHolder(store, PolicyEnforcer([], version=-1))
         authorizer = Authorizer(policies, Audit(on_denial=lambda kind: metrics.denials.labels(kind).inc()))
-        redis = redis_client(settings.redis_url) if settings.redis_url else None
+        redis = (
+            connect_redis(settings.redis_url, cluster=settings.redis_cluster) if settings.redis_url else None
+        )
         limiter = RateLimiter(redis, settings.rate_limit_per_minute, settings.rate_limit_burst)
         metrics.watch_rate_limiter(limiter)
-        runtime = build_runtime(registry, executor, authorizer, settings.limits)
-        state = AppState(settings, engine, executor, authenticator, authorizer, policies, limiter, runtime)
+        cache = ResultCache(
+            redis if settings.cache else None,
+            max_bytes=settings.cache_max_bytes,
+            compress_above=settings.cache_compress_above,
+        )
+        metrics.watch_cache(cache)
+        caching = ResultCaching(cache, Freshness(executor.scalar))
+        runtime = build_runtime(registry, executor, authorizer, settings.limits, caching)
+        state = AppState(
+            settings, engine, executor, authenticator, authorizer, policies, limiter, caching, runtime
+        )
         app.state.cohort = state
         tasks = []
         if settings.reload_interval_s > 0:

@@ -211,7 +211,10 @@ class GraphQLEndpoint:
             hide_suggestions=not self.limits.introspection,
         )
         outcome = cast(ExecutionResult, await result if isawaitable(result) else result)
-        return self._payload(outcome.data, outcome.errors, request_failed)
+        status, payload = self._payload(outcome.data, outcome.errors, request_failed)
+        if context.cache and "data" in payload:
+            payload["extensions"] = {"cache": context.cache}
+        return status, payload
 
     @staticmethod
     def _payload(

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.rate_limit import RateLimiter
+from cache.result_cache import ResultCache
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_OPERATION_LABELS = 200  # clients choose operation names: keep the label set bounded
@@ -68,6 +69,15 @@ class Metrics:
             self._operations.add(name)
             return name
         return "other"
+
+    def watch_cache(self, cache: ResultCache) -> None:
+        counts = Gauge(
+            "cohort_result_cache", "Result cache lookups and failures.", ["outcome"], registry=self.registry
+        )
+        counts.labels("hit").set_function(lambda: cache.hits)
+        counts.labels("miss").set_function(lambda: cache.misses)
+        counts.labels("redis_failure").set_function(lambda: cache.failures)
+        counts.labels("too_large").set_function(lambda: cache.too_large)
 
     def watch_rate_limiter(self, limiter: RateLimiter) -> None:
         self.rate_limit_failures.set_function(lambda: limiter.failures)

@@ -10,7 +10,7 @@ from api.documents import DocumentCache
 from api.limits import Limits
 from authz.authorizer import Authorizer
 from resolvers.executor import Executor
-from resolvers.graphql import ModelResolvers
+from resolvers.graphql import ModelResolvers, ResultCaching
 from resolvers.service import QueryService
 from schema.graphql_types import build_schema
 from schema.registry import Registry
@@ -24,7 +24,13 @@ class Runtime:
     resolvers: ModelResolvers
 
 
-def build_runtime(registry: Registry, executor: Executor, authorizer: Authorizer, limits: Limits) -> Runtime:
-    resolvers = ModelResolvers(registry, QueryService(registry, executor), authorizer)
+def build_runtime(
+    registry: Registry,
+    executor: Executor,
+    authorizer: Authorizer,
+    limits: Limits,
+    caching: ResultCaching | None = None,
+) -> Runtime:
+    resolvers = ModelResolvers(registry, QueryService(registry, executor), authorizer, caching)
     schema = build_schema(registry, resolvers.resolve)
     return Runtime(registry, schema, DocumentCache(schema._schema, limits), resolvers)

@@ -82,6 +82,10 @@ class Settings:
     workers: int
     limits: Limits
     auth: AuthSettings
+    redis_cluster: bool  # REDIS_URL names a node of a Redis Cluster
+    cache: bool  # the result cache (needs Redis)
+    cache_max_bytes: int
+    cache_compress_above: int
     rate_limit_per_minute: int  # 0 turns rate limiting off
     rate_limit_burst: int
     policy_reload_interval_s: float
@@ -116,6 +120,10 @@ class Settings:
                 jwt_issuer=env.get("COHORT_JWT_ISSUER") or "cohort",
                 jwt_leeway_s=_int(env, "COHORT_JWT_LEEWAY_S", 30),
             ),
+            redis_cluster=_bool(env, "COHORT_REDIS_CLUSTER", False),
+            cache=_bool(env, "COHORT_CACHE", True),
+            cache_max_bytes=_int(env, "COHORT_CACHE_MAX_BYTES", 4_000_000, minimum=1),
+            cache_compress_above=_int(env, "COHORT_CACHE_COMPRESS_ABOVE", 16_384),
             rate_limit_per_minute=_int(env, "COHORT_RATE_LIMIT_PER_MINUTE", 600),
             rate_limit_burst=_int(env, "COHORT_RATE_LIMIT_BURST", 60, minimum=1),
             policy_reload_interval_s=_int(env, "COHORT_POLICY_RELOAD_MS", 2_000) / 1000,

@@ -44,6 +44,7 @@ class CompiledQuery:
     sql: str
     params: tuple[Any, ...]
     columns: tuple[str, ...]
+    models: tuple[str, ...] = ()  # every model the statement reads (for cache freshness)
 
 
 def _value_type(data_type: str | None) -> sa.types.TypeEngine[Any]:
@@ -329,4 +330,5 @@ def compile_plan(plan: Plan) -> CompiledQuery:
     compiled = build_select(plan).compile(dialect=DIALECT, compile_kwargs={"render_postcompile": True})
     params = compiled.params
     positions = compiled.positiontup or []
-    return CompiledQuery(compiled.string, tuple(params[name] for name in positions), plan.columns)
+    models = tuple(dict.fromkeys(node.model.model for node in plan.nodes.values()))
+    return CompiledQuery(compiled.string, tuple(params[name] for name in positions), plan.columns, models)

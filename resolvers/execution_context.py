@@ -24,7 +24,7 @@ class ProjectingExecutor(IncrementalExecutor):
         position_context: Any,
     ) -> Any:
         if type(result) is ProjectedRows:
-            return result.rows
+            return result.rows  # Structs, or msgspec.Raw JSON from the result cache
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )

@@ -68,3 +68,15 @@ class Executor:
         except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
             raise ExecutionError(f"the database failed: {type(exc).__name__}") from exc
         return QueryResult(query.columns, records)
+
+    async def scalar(self, sql: str) -> Any:
+        """The single value of a trusted query from a model file (a refresh rule)."""
+        try:
+            async with self.engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                connection: asyncpg.Connection = raw.driver_connection
+                return await connection.fetchval(sql)
+        except asyncpg.QueryCanceledError as exc:
+            raise QueryTimeoutError("the refresh query ran past the statement timeout") from exc
+        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+            raise ExecutionError(f"the database failed: {type(exc).__name__}") from exc

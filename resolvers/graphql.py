@@ -1,25 +1,35 @@
 """The root field resolvers: a GraphQL field becomes a semantic query and its rows.
 
-selection + arguments -> SemanticQuery -> (access control, next) -> QueryService ->
-rows projected straight into the response shape.
+selection + arguments -> SemanticQuery -> access control -> EffectiveQuery ->
+compiled SQL -> cache (keyed by the effective query) or the database -> rows projected
+straight into the response shape.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import strawberry
 
 from authz.authorizer import Authorizer
 from authz.principal import Principal
+from cache.freshness import Freshness, Token
+from cache.keys import result_key
+from cache.result_cache import Cached, ResultCache
+from cache.single_flight import SingleFlight
 from resolvers.arguments import order_items, where_filters
-from resolvers.projection import ProjectedRows, project
+from resolvers.compiler import CompiledQuery
+from resolvers.projection import ProjectedRows, Shape, rows_builder, shape_of
 from resolvers.selection import SelectionReader
 from resolvers.service import QueryService
 from schema.graphql_types import Arguments
-from schema.query import SemanticQuery
+from schema.query import EffectiveQuery, SemanticQuery
 from schema.registry import Registry
+
+_encode = msgspec.json.Encoder().encode
 
 
 @dataclass
@@ -27,13 +37,30 @@ class RequestContext:
     """Per-request data handed to resolvers through GraphQL's context."""
 
     principal: Principal
+    cache: dict[str, dict[str, Any]] = field(default_factory=dict)  # per root field: hit, data as of
+
+
+@dataclass
+class ResultCaching:
+    """What the resolvers need to cache results; shared by every schema generation."""
+
+    cache: ResultCache
+    freshness: Freshness
+    flights: SingleFlight = field(default_factory=SingleFlight)
 
 
 class ModelResolvers:
-    def __init__(self, registry: Registry, service: QueryService, authorizer: Authorizer) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        service: QueryService,
+        authorizer: Authorizer,
+        caching: ResultCaching | None = None,
+    ) -> None:
         self.registry = registry
         self.service = service
         self.authorizer = authorizer
+        self.caching = caching
         self.selections = SelectionReader(registry)
 
     def semantic_query(self, model: str, info: Any, arguments: Arguments) -> tuple[SemanticQuery, Any]:
@@ -56,5 +83,60 @@ class ModelResolvers:
         query, selection = self.semantic_query(model, raw, arguments)
         # Access control scopes the query before any SQL exists.
         effective = self.authorizer.authorize(self.registry, raw.context.principal, query)
-        result = await self.service.run(effective)
-        return project(selection.items, result.columns, result.rows)
+        compiled = self.service.compile(effective)
+        shape = shape_of(selection.items, compiled.columns)
+        if self.caching is None or not self.caching.cache.enabled:
+            result = await self.service.executor.run(compiled)
+            return ProjectedRows(rows_builder(shape)(result.rows))
+        body = await self._cached(
+            model, effective, compiled, shape, arguments.renew, raw.context, str(raw.path.key)
+        )
+        return ProjectedRows(msgspec.Raw(body))
+
+    async def _cached(
+        self,
+        model: str,
+        effective: EffectiveQuery,
+        compiled: CompiledQuery,
+        shape: Shape,
+        renew: bool,
+        context: RequestContext,
+        response_key: str,
+    ) -> bytes:
+        assert self.caching is not None
+        caching = self.caching
+        tokens: list[Token] = []
+        for name in compiled.models:
+            tokens.append(await caching.freshness.token(name, self.registry.model(name).refresh))
+        key = result_key(
+            model,
+            self.registry.version,
+            str(self.authorizer.policy_version),
+            repr(effective),
+            repr(shape),
+            *(token.value for token in tokens),
+        )
+        ttl = min(token.ttl_s for token in tokens)
+        known = [token.data_as_of for token in tokens if token.data_as_of is not None]
+        as_of = max(known) if known else None
+        note: dict[str, Any] = {"hit": False}
+        context.cache[response_key] = note
+        if not renew:
+            cached = await caching.cache.get(key)
+            if cached is not None:
+                note.update(hit=True, dataAsOf=_iso(cached.data_as_of))
+                return cached.body
+
+        async def fill() -> bytes:
+            result = await self.service.executor.run(compiled)
+            body = _encode(rows_builder(shape)(result.rows))
+            await caching.cache.set(key, Cached(body, as_of), ttl)
+            return body
+
+        body = await caching.flights.run(key, fill)
+        note["dataAsOf"] = _iso(as_of)
+        return body
+
+
+def _iso(moment: float | None) -> str | None:
+    return None if moment is None else datetime.fromtimestamp(moment, UTC).isoformat()

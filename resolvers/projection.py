@@ -33,7 +33,7 @@ class ProjectedRows:
 
     __slots__ = ("rows",)
 
-    def __init__(self, rows: list[Any]) -> None:
+    def __init__(self, rows: list[Any] | msgspec.Raw) -> None:
         self.rows = rows
 
 
@@ -85,8 +85,4 @@ def rows_builder(shape: Shape) -> RowsBuilder:
     return builder
 
 
-def project(items: tuple[Item, ...], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> ProjectedRows:
-    return ProjectedRows(rows_builder(shape_of(items, columns))(rows))
-
-
-__all__ = ["ProjectedRows", "RowsBuilder", "project", "rows_builder", "shape_of"]
+__all__ = ["ProjectedRows", "RowsBuilder", "Shape", "rows_builder", "shape_of"]

@@ -39,6 +39,7 @@ class Arguments:
     offset: int
     timezone: str
     segments: list[enum.Enum] | None
+    renew: bool = False
 
 
 Resolve = Callable[[str, strawberry.Info, Arguments], Awaitable[Any]]
@@ -147,9 +148,10 @@ class _Builder:
             limit: int | None = None,
             offset: int = 0,
             timezone: str = DEFAULT_TIMEZONE,
+            renew: bool = False,
             segments: Any = None,
         ) -> Any:
-            arguments = Arguments(where, order_by, limit, offset, timezone, segments)
+            arguments = Arguments(where, order_by, limit, offset, timezone, segments, renew)
             return await resolve(model, info, arguments)
 
         resolver.__annotations__ = {
@@ -159,6 +161,7 @@ class _Builder:
             "limit": int | None,
             "offset": int,
             "timezone": str,
+            "renew": bool,
             "return": _optional_list(own.row),
         }
         if own.segment is not None:
@@ -180,8 +183,9 @@ def _without_segments(resolver: Callable[..., Any]) -> Callable[..., Any]:
         limit: int | None = None,
         offset: int = 0,
         timezone: str = DEFAULT_TIMEZONE,
+        renew: bool = False,
     ) -> Any:
-        return await resolver(info, where, order_by, limit, offset, timezone, None)
+        return await resolver(info, where, order_by, limit, offset, timezone, renew, None)
 
     wrapped.__annotations__ = annotations
     return wrapped

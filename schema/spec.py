@@ -96,6 +96,21 @@ class Segment(_Spec):
     description: str | None = None
 
 
+class Refresh(_Spec):
+    """How fresh cached results of a model must be.
+
+    `every`: the data changes on a schedule; a cached result lives at most this many
+    seconds. `sql`: a query whose value changes when the data does (e.g. `select
+    max(updated_at) from enrollments`), run at most every `check_every` seconds; a new
+    value means new cache keys. Without a rule, results live `ttl` seconds.
+    """
+
+    every: int | None = Field(default=None, ge=1)
+    sql: str | None = None
+    check_every: int = Field(default=60, ge=1)
+    ttl: int = Field(default=3600, ge=1)
+
+
 class ModelSpec(_Spec):
     model: str = Field(pattern=NAME_PATTERN)
     title: str | None = None
@@ -106,6 +121,7 @@ class ModelSpec(_Spec):
     # The count_distinct (or count) measure of distinct learners in a group: access
     # policies suppress groups with fewer learners than a role's minimum.
     learner_count: str | None = None
+    refresh: Refresh = Field(default_factory=Refresh)
     joins: dict[str, Join] = Field(default_factory=dict)
     dimensions: dict[str, Dimension] = Field(default_factory=dict)
     measures: dict[str, Measure] = Field(default_factory=dict)
