@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
@@ -84,6 +85,12 @@ async def _stop(tasks: list[asyncio.Task[Any]]) -> None:
             await task
 
 
+def _warehouse_identity(database_url: str) -> str:
+    """Host, port and database of the warehouse (never the password), for cache keys."""
+    url = make_url(database_url)
+    return f"{url.host or url.query.get('host', '')}:{url.port or ''}/{url.database or ''}"
+
+
 def create_app(settings: Settings, database_url: str) -> Starlette:
     """The ASGI app. `database_url` is resolved by the caller (real or embedded server)."""
     metrics = Metrics()
@@ -118,7 +125,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             compress_above=settings.cache_compress_above,
         )
         metrics.watch_cache(cache)
-        caching = ResultCaching(cache, Freshness(executor.scalar))
+        caching = ResultCaching(cache, Freshness(executor.scalar), namespace=_warehouse_identity(database_url))
         runtime = build_runtime(registry, executor, authorizer, settings.limits, caching)
         state = AppState(
             settings, engine, executor, authenticator, authorizer, policies, limiter, caching, runtime

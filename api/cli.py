@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.cli_cache import cache_app
 from api.cli_policies import policies_app
 from api.cli_tokens import dev_token, tokens_app
 from api.settings import Settings
@@ -23,6 +24,7 @@ app = typer.Typer(help="Cohort: a self-serve analytics API for learning platform
 console = Console()
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(policies_app, name="policies")
+app.add_typer(cache_app, name="cache")
 app.command("dev-token")(dev_token)
 T = TypeVar("T")
 

@@ -46,6 +46,9 @@ class ResultCaching:
 
     cache: ResultCache
     freshness: Freshness
+    # Which warehouse the results come from: two deployments (or staging and production)
+    # sharing a Redis must never read each other's entries.
+    namespace: str = ""
     flights: SingleFlight = field(default_factory=SingleFlight)
 
 
@@ -110,6 +113,7 @@ class ModelResolvers:
             tokens.append(await caching.freshness.token(name, self.registry.model(name).refresh))
         key = result_key(
             model,
+            caching.namespace,
             self.registry.version,
             str(self.authorizer.policy_version),
             repr(effective),
@@ -133,7 +137,7 @@ class ModelResolvers:
             await caching.cache.set(key, Cached(body, as_of), ttl)
             return body
 
-        body = await caching.flights.run(key, fill)
+        body = await caching.flights.run(key, fill, fresh=renew)
         note["dataAsOf"] = _iso(as_of)
         return body
 

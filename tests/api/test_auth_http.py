@@ -19,9 +19,9 @@ from starlette.applications import Starlette
 from api.app import create_app
 from api.auth.api_tokens import ApiTokenStore
 from api.settings import Settings
-from tests.api.conftest import TEST_JWT_SECRET, Mint
 from tests.databases import redis_url
 from tests.resolvers.oracle import oracle
+from tests.tokens import TEST_JWT_SECRET, Mint
 
 pytestmark = pytest.mark.integration
 

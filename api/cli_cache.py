@@ -1,0 +1,39 @@
+"""`cohort cache flush [--model NAME]`: drop cached results.
+
+Model and policy changes need no flush: both versions are part of every cache key, so
+old entries are simply never read again and expire with their TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from api.redis_client import connect_redis
+from api.settings import Settings
+from cache.result_cache import ResultCache
+
+cache_app = typer.Typer(help="The result cache in Redis.", no_args_is_help=True)
+console = Console()
+
+
+@cache_app.command()
+def flush(model: Annotated[str | None, typer.Option(help="Only this model's results.")] = None) -> None:
+    """Delete cached results (of one model, or all)."""
+    from api.services import start_services
+
+    settings = Settings.from_env()
+    services = start_services(settings)
+
+    async def work() -> int:
+        redis = connect_redis(services.redis_url, cluster=settings.redis_cluster, timeout_s=5.0)
+        try:
+            return await ResultCache(redis, timeout_s=5.0).flush(model)
+        finally:
+            await redis.aclose()
+
+    deleted = asyncio.run(work())
+    console.print(f"deleted {deleted} cached result(s){f' of {model}' if model else ''}")
