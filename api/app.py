@@ -125,7 +125,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             compress_above=settings.cache_compress_above,
         )
         metrics.watch_cache(cache)
-        caching = ResultCaching(cache, Freshness(executor.scalar), namespace=_warehouse_identity(database_url))
+        caching = ResultCaching(
+            cache, Freshness(executor.scalar), namespace=_warehouse_identity(database_url)
+        )
         runtime = build_runtime(registry, executor, authorizer, settings.limits, caching)
         state = AppState(
             settings, engine, executor, authenticator, authorizer, policies, limiter, caching, runtime
