@@ -57,6 +57,8 @@ def _statements(model: ModelSpec) -> list[tuple[str, str, str | None]]:
             parts.append(sql.condition(model, _ALIAS, measure.filter))
         text = _text(sa.select(*parts).select_from(table))
         found.append((f"{model.model}.measures.{name}", text, None))
+    if model.refresh.sql is not None:
+        found.append((f"{model.model}.refresh.sql", model.refresh.sql, None))
     for name, segment in model.segments.items():
         text = _text(
             sa.select(sa.literal_column("1"))

@@ -110,6 +110,12 @@ class Refresh(_Spec):
     check_every: int = Field(default=60, ge=1)
     ttl: int = Field(default=3600, ge=1)
 
+    @model_validator(mode="after")
+    def _one_rule(self) -> Refresh:
+        if self.every is not None and self.sql is not None:
+            raise ValueError("give `every` or `sql`, not both")
+        return self
+
 
 class ModelSpec(_Spec):
     model: str = Field(pattern=NAME_PATTERN)

@@ -50,3 +50,9 @@ async def test_every_database_problem_is_reported(engine: AsyncEngine) -> None:
     assert "missing" in by_member["enrollments.segments.bad"]
     assert "enrollments.joins.course" in by_member
     assert {issue.file for issue in issues} == {"enrollments.yml", "courses.yml"}
+
+
+async def test_refresh_sql_is_checked(engine: AsyncEngine) -> None:
+    model = COURSES.replace("courses_typo", "courses") + 'refresh: {sql: "select max(updated) from courses"}\n'
+    issues = await check_database(registry_from_texts({"courses.yml": model}), engine)
+    assert [issue.member for issue in issues] == ["courses.refresh.sql"]

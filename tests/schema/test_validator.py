@@ -195,3 +195,11 @@ def test_every_issue_at_once_across_files() -> None:
     ]
     message = str(ModelValidationError(issues))
     assert message.startswith("2 problem(s)") and "courses.yml: courses.joins.enrollments" in message
+
+
+def test_refresh_rules_and_learner_count() -> None:
+    both = ENROLLMENTS.replace("primary_key: id", 'primary_key: id\nrefresh: {every: 60, sql: "select 1"}')
+    assert "not both" in only_issue(with_enrollments(both)).reason
+    wrong = ENROLLMENTS.replace("primary_key: id", "primary_key: id\nlearner_count: completion_rate")
+    issue = only_issue(with_enrollments(wrong))
+    assert issue.member == "enrollments.learner_count" and "count_distinct" in issue.reason
