@@ -17,9 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from api.app import create_app
 from api.settings import Settings
 from tests.resolvers.oracle import oracle
+from tests.serving import serving
 
 pytestmark = pytest.mark.integration
 
@@ -402,15 +402,8 @@ async def test_health_and_readiness(client: httpx.AsyncClient, app: Starlette) -
 
 @pytest.fixture(scope="module")
 async def unreachable(settings: Settings, admin_headers: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, "postgresql+asyncpg://postgres@127.0.0.1:1/cohort")
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://cohort.test",
-            headers={"accept": GRAPHQL_RESPONSE, **admin_headers},
-        ) as client:
-            yield client
+    async with serving(settings, "postgresql+asyncpg://postgres@127.0.0.1:1/cohort", admin_headers) as client:
+        yield client
 
 
 async def test_readiness_when_the_database_is_unreachable(unreachable: httpx.AsyncClient) -> None:
@@ -514,15 +507,10 @@ async def faulty(
     (models / "slow.yml").write_text(SLOW)
     (models / "broken.yml").write_text(BROKEN)
     (models / "fine.yml").write_text(FINE)
-    app = create_app(replace(settings, models_dir=models, statement_timeout_ms=100), database_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://cohort.test",
-            headers={"accept": GRAPHQL_RESPONSE, **admin_headers},
-        ) as client:
-            yield client
+    async with serving(
+        replace(settings, models_dir=models, statement_timeout_ms=100), database_url, admin_headers
+    ) as client:
+        yield client
 
 
 async def test_statement_timeout_is_timeout(faulty: httpx.AsyncClient) -> None:

@@ -22,6 +22,7 @@ from api.reload import ModelWatcher
 from api.settings import Settings
 from schema.registry import Registry
 from tests.resolvers.oracle import oracle
+from tests.serving import serving
 
 pytestmark = pytest.mark.integration
 
@@ -294,15 +295,8 @@ async def closed(
     settings: Settings, database_url: str, admin_headers: dict[str, str]
 ) -> AsyncIterator[httpx.AsyncClient]:
     closed_settings = replace(settings, limits=replace(settings.limits, introspection=False))
-    app = create_app(closed_settings, database_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://cohort.test",
-            headers={"accept": GRAPHQL_RESPONSE, **admin_headers},
-        ) as client:
-            yield client
+    async with serving(closed_settings, database_url, admin_headers) as client:
+        yield client
 
 
 async def test_introspection_off_rejects_schema_queries(closed: httpx.AsyncClient) -> None:

@@ -53,6 +53,7 @@ async def test_every_database_problem_is_reported(engine: AsyncEngine) -> None:
 
 
 async def test_refresh_sql_is_checked(engine: AsyncEngine) -> None:
-    model = COURSES.replace("courses_typo", "courses") + 'refresh: {sql: "select max(updated) from courses"}\n'
+    refresh = 'refresh: {sql: "select max(updated) from courses"}\n'  # no such column
+    model = COURSES.replace("courses_typo", "courses") + refresh
     issues = await check_database(registry_from_texts({"courses.yml": model}), engine)
     assert [issue.member for issue in issues] == ["courses.refresh.sql"]
