@@ -117,6 +117,13 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         redis = (
             connect_redis(settings.redis_url, cluster=settings.redis_cluster) if settings.redis_url else None
         )
+        if redis is not None and settings.redis_cluster:
+            # Learn the slot map now, not in the first request's (timed) cache or limit call.
+            try:
+                async with asyncio.timeout(2):
+                    await redis.initialize()
+            except Exception:
+                log.warning("the Redis Cluster did not answer at start-up; cache and limits fail open")
         limiter = RateLimiter(redis, settings.rate_limit_per_minute, settings.rate_limit_burst)
         metrics.watch_rate_limiter(limiter)
         cache = ResultCache(

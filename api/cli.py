@@ -214,7 +214,8 @@ def _serve(settings: Settings, services: Any) -> None:
     import shlex
 
     import orjson
-    import uvicorn
+
+    from api.server import run_server
 
     # Workers are separate processes: they find the databases through the environment.
     os.environ["DATABASE_URL"] = services.database_url
@@ -238,14 +239,7 @@ def _serve(settings: Settings, services: Any) -> None:
         highlight=False,
         soft_wrap=True,
     )
-    uvicorn.run(
-        "api.app:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level="info",
-    )
+    run_server(settings.host, settings.port, settings.workers)
 
 
 def _demo_token(settings: Settings) -> str | None:

@@ -17,7 +17,7 @@ import msgspec
 import orjson
 from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, OperationType, execute
 from graphql.pyutils import is_awaitable as isawaitable
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from api.auth.authenticator import Authenticator
@@ -127,6 +127,12 @@ class GraphQLEndpoint:
         self.metrics = metrics
 
     async def handle(self, request: Request) -> Response:
+        try:
+            return await self._handle(request)
+        except ClientDisconnect:  # the client left before its body arrived: nobody to answer
+            return Response(status_code=400)
+
+    async def _handle(self, request: Request) -> Response:
         started = time.perf_counter()
         media = _accepted(request.headers.get("accept"))
         if media is None:

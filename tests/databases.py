@@ -15,7 +15,9 @@ from pathlib import Path
 from api.services import asyncpg_url
 
 SYSTEM_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
-SYSTEM_REDIS = "redis://127.0.0.1:6379/0"
+# A database index of its own: tests flush cache keys, which must not touch a developer's
+# server on the same Redis (database 0).
+SYSTEM_REDIS = "redis://127.0.0.1:6379/15"
 
 
 def _reachable(host: str, port: int) -> bool:
