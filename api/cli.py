@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -13,6 +11,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli_cache import cache_app
+from api.cli_database import with_engine
 from api.cli_policies import policies_app
 from api.cli_tokens import dev_token, tokens_app
 from api.settings import Settings
@@ -27,23 +26,6 @@ app.add_typer(policies_app, name="policies")
 app.add_typer(cache_app, name="cache")
 app.command("dev-token")(dev_token)
 T = TypeVar("T")
-
-
-def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]], services: Any = None) -> T:
-    """Start (or find) the databases, run `work` on an engine, and clean up."""
-    from api.services import start_services
-    from resolvers.executor import create_engine
-
-    services = services or start_services(settings)
-
-    async def main() -> T:
-        engine = create_engine(services.database_url, statement_timeout_ms=settings.statement_timeout_ms)
-        try:
-            return await work(engine)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
 
 
 def _registry(models: Path | None, settings: Settings) -> Registry:
@@ -77,7 +59,7 @@ def validate(
     if db:
         from resolvers.model_check import check_database
 
-        issues = _with_engine(settings, lambda engine: check_database(registry, engine))
+        issues = with_engine(settings, lambda engine: check_database(registry, engine))
         if issues:
             _print_issues(ModelValidationError(issues))
             raise typer.Exit(1)
@@ -90,7 +72,7 @@ def migrate() -> None:
     """Apply the database migrations."""
     from api.migrations import upgrade
 
-    _with_engine(Settings.from_env(), upgrade)
+    with_engine(Settings.from_env(), upgrade)
     console.print("[green]migrated[/green]")
 
 
@@ -114,7 +96,7 @@ def seed(
             progress=True,
         )
 
-    counts = _with_engine(settings, work)
+    counts = with_engine(settings, work)
     console.print(f"[green]seeded[/green] {sum(counts.values()):,} rows in {len(counts)} tables")
 
 
@@ -193,7 +175,7 @@ def query(
         return await service.executor.run(compiled)
 
     try:
-        result = _with_engine(settings, work)
+        result = with_engine(settings, work)
     except QueryError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -289,7 +271,7 @@ def run() -> None:
             console.print("loaded the demo access policy (authz/policies/default.csv)")
 
     services = start_services(settings)
-    _with_engine(settings, work, services)
+    with_engine(settings, work, services)
     _serve(settings, services)
 
 

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.cli_database import with_engine
+from api.settings import Settings
 from authz.policy_store import DEFAULT_POLICY, PolicyStore
 
 policies_app = typer.Typer(help="The access policy (Casbin rules in PostgreSQL).", no_args_is_help=True)
@@ -19,10 +21,7 @@ T = TypeVar("T")
 
 
 def _run(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    from api.cli import _with_engine
-    from api.settings import Settings
-
-    return _with_engine(Settings.from_env(), work)
+    return with_engine(Settings.from_env(), work)
 
 
 @policies_app.command()

@@ -4,7 +4,6 @@ to stderr."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -14,10 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth.api_tokens import ApiTokenRecord, ApiTokenStore
 from api.auth.claims import check_attributes
 from api.auth.jwt_verifier import mint_token
+from api.cli_database import with_engine
 from api.settings import Settings, SettingsError
 from authz.names import InvalidNameError, check_name
 from authz.principal import AttributeValue
@@ -40,17 +41,9 @@ AttrOption = Annotated[
 
 
 def _with_store(work: Callable[[ApiTokenStore], Awaitable[T]]) -> T:
-    """Like api.cli._with_engine: find (or start) the database, run `work`, dispose of the pool."""
-    from api.services import start_services
-    from resolvers.executor import create_engine
+    """Run `work` on the token store of the configured (or embedded) database."""
 
-    settings = Settings.from_env()
-    services = start_services(settings)
-
-    async def main() -> T:
-        engine = create_engine(
-            services.database_url, statement_timeout_ms=settings.statement_timeout_ms, pool_size=1
-        )
+    async def on_engine(engine: AsyncEngine) -> T:
         try:
             return await work(ApiTokenStore(engine))
         except DBAPIError as exc:
@@ -58,10 +51,8 @@ def _with_store(work: Callable[[ApiTokenStore], Awaitable[T]]) -> T:
                 notes.print("[red]the api_tokens table is missing: run `cohort migrate` first[/red]")
                 raise typer.Exit(1) from None
             raise
-        finally:
-            await engine.dispose()
 
-    return asyncio.run(main())
+    return with_engine(Settings.from_env(), on_engine)
 
 
 def _duration(text: str) -> timedelta:

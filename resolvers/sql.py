@@ -16,7 +16,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.type_api import TypeEngine
 
-from schema.snippets import SELF, Part, Placeholder, is_column, member_sql, parse
+from schema.snippets import SELF, Part, is_column, member_sql, parse
 from schema.spec import ModelSpec
 
 
@@ -96,4 +96,4 @@ def source(model: ModelSpec, alias: str) -> sa.FromClause:
     return sa.table(table, schema=schema or None).alias(alias)
 
 
-__all__ = ["AliasName", "Placeholder", "Snippet", "condition", "member", "model_names", "snippet", "source"]
+__all__ = ["AliasName", "Snippet", "condition", "member", "model_names", "snippet", "source"]

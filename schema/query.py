@@ -112,6 +112,3 @@ class EffectiveQuery:
 
     def restrict(self, *filters: Filter) -> EffectiveQuery:
         return replace(self, mandatory_filters=self.mandatory_filters + filters)
-
-    def mask(self, *members: str) -> EffectiveQuery:
-        return replace(self, masked=self.masked | frozenset(members))
