@@ -12,9 +12,10 @@ not how queries run.
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.schema.config import StrawberryConfig
@@ -141,54 +142,54 @@ class _Builder:
         own = self.types[spec.model]
         model = spec.model
 
-        async def resolver(
-            info: strawberry.Info,
-            where: Any = None,
-            order_by: Any = None,
-            limit: int | None = None,
-            offset: int = 0,
-            timezone: str = DEFAULT_TIMEZONE,
-            renew: bool = False,
-            segments: Any = None,
-        ) -> Any:
-            arguments = Arguments(where, order_by, limit, offset, timezone, segments, renew)
+        async def resolver(info: strawberry.Info, **given: Any) -> Any:
+            arguments = Arguments(
+                where=given.get("where"),
+                order_by=given.get("order_by"),
+                limit=given.get("limit"),
+                offset=given.get("offset", 0),
+                timezone=given.get("timezone", DEFAULT_TIMEZONE),
+                segments=given.get("segments"),
+                renew=given.get("renew", False),
+            )
             return await resolve(model, info, arguments)
 
+        # The arguments depend on the model (its Where, OrderBy and Segment types, and a
+        # segments argument only when it has segments): strawberry reads them from here.
+        parameters: list[tuple[str, Any, Any]] = [
+            ("where", own.where | None, None),
+            ("order_by", _optional_list(own.order_by), None),
+        ]
+        parameters += [
+            ("limit", _described(int | None, "Rows at most: 10,000 by default, 50,000 at most."), None),
+            ("offset", _described(int, "Rows to skip, for paging."), 0),
+            ("timezone", _described(str, "IANA timezone for time grains and dates."), DEFAULT_TIMEZONE),
+            ("renew", _described(bool, "Skip the result cache and refill it."), False),
+        ]
+        if own.segment is not None:
+            parameters.append(("segments", _optional_list(own.segment), None))
+        info = inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=strawberry.Info)
+        resolver.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [info]
+            + [
+                inspect.Parameter(
+                    name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+                )
+                for name, annotation, default in parameters
+            ],
+            return_annotation=_optional_list(own.row),
+        )
         resolver.__annotations__ = {
             "info": strawberry.Info,
-            "where": own.where | None,
-            "order_by": _optional_list(own.order_by),
-            "limit": int | None,
-            "offset": int,
-            "timezone": str,
-            "renew": bool,
+            **{name: annotation for name, annotation, _ in parameters},
             "return": _optional_list(own.row),
         }
-        if own.segment is not None:
-            resolver.__annotations__["segments"] = _optional_list(own.segment)
-        else:
-            resolver.__annotations__.pop("segments", None)
-            resolver = _without_segments(resolver)
         description = _describe(spec.title, spec.description)
         return strawberry.field(resolver=resolver, description=description)
 
 
-def _without_segments(resolver: Callable[..., Any]) -> Callable[..., Any]:
-    annotations = dict(resolver.__annotations__)
-
-    async def wrapped(
-        info: strawberry.Info,
-        where: Any = None,
-        order_by: Any = None,
-        limit: int | None = None,
-        offset: int = 0,
-        timezone: str = DEFAULT_TIMEZONE,
-        renew: bool = False,
-    ) -> Any:
-        return await resolver(info, where, order_by, limit, offset, timezone, renew, None)
-
-    wrapped.__annotations__ = annotations
-    return wrapped
+def _described(annotation: Any, description: str) -> Any:
+    return Annotated[annotation, strawberry.argument(description=description)]
 
 
 def _optional_list(item: type) -> Any:
