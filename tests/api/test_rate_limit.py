@@ -32,7 +32,7 @@ from api.rate_limit import (
     principal_key,
     redis_client,
 )
-from tests.databases import redis_url
+from tests.databases import free_port, redis_url
 
 PER_MINUTE = 600  # 10 tokens per second
 BURST = 3
@@ -45,13 +45,6 @@ needs_redis_server = pytest.mark.skipif(
 
 def unique_key() -> str:
     return principal_key(f"user-{uuid.uuid4().hex}", "tenant-test")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def timed_check(limiter: RateLimiter, key: str) -> tuple[Decision, float]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.settings import Settings
+from tests.databases import free_port
 from tests.resolvers.oracle import oracle
 
 pytestmark = pytest.mark.integration
@@ -23,13 +23,6 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_S = 30.0
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def start(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -26,7 +26,7 @@ from cache.freshness import Freshness
 from cache.result_cache import Cached, ResultCache, decode, encode
 from cache.single_flight import SingleFlight
 from schema.spec import Refresh
-from tests.databases import redis_url
+from tests.databases import free_port, redis_url
 from tests.tokens import Mint
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -116,12 +116,6 @@ async def test_freshness_tokens() -> None:
 
 
 # --- the cache on the request path ------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _post(app: Starlette, query: str, token: str) -> dict[str, Any]:
@@ -227,7 +221,7 @@ async def test_cache_flush_cli(
 def own_redis(tmp_path: Path) -> Iterator[tuple[int, Any]]:
     if REDIS_SERVER is None:
         pytest.skip("the redis-server binary is not on PATH (needed to stop Redis mid-test)")
-    port = _free_port()
+    port = free_port()
 
     def start() -> subprocess.Popen[bytes]:
         process = subprocess.Popen(

@@ -9,7 +9,6 @@ cluster as a whole.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -28,6 +27,7 @@ from api.redis_client import connect_redis
 from api.settings import Settings
 from cache.keys import PREFIX, result_key
 from cache.result_cache import Cached, ResultCache
+from tests.databases import free_ports
 
 REDIS_SERVER = shutil.which("redis-server")
 REDIS_CLI = shutil.which("redis-cli")
@@ -49,20 +49,6 @@ class LocalCluster:
     @property
     def url(self) -> str:  # one node is enough: the client discovers the others
         return f"redis://127.0.0.1:{self.ports[0]}"
-
-
-def _free_ports(count: int) -> list[int]:
-    """Ports free now, held open together so that they are distinct."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _cli(port: int, *args: str, timeout: float = 5.0) -> str:
@@ -99,7 +85,7 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     assert REDIS_SERVER is not None
     folder = tmp_path_factory.mktemp("redis-cluster")
-    ports = _free_ports(2 * NODES)  # a client port and a cluster bus port per node
+    ports = free_ports(2 * NODES)  # a client port and a cluster bus port per node
     clients, buses = ports[:NODES], ports[NODES:]
     processes: list[subprocess.Popen[bytes]] = []
     try:
