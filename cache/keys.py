@@ -1,6 +1,7 @@
-"""Cache keys: made from the effective (authorized) query, so tenant scope is in the key
-by construction; two principals share an entry only when their effective queries,
-policy, models and projection are all the same."""
+"""Cache keys: made from the SQL compiled from the effective (authorized) query and its
+parameters, so tenant scope is in the key by construction (tenant filters are bound
+parameters); two principals share an entry only when the statements they would run,
+the policy, the models and the projection are all the same."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The root field resolvers: a GraphQL field becomes a semantic query and its rows.
 
 selection + arguments -> SemanticQuery -> access control -> EffectiveQuery ->
-compiled SQL -> cache (keyed by the effective query) or the database -> rows projected
+compiled SQL -> cache (keyed by that SQL and its parameters) or the database -> rows projected
 straight into the response shape.
 """
 
@@ -26,7 +26,7 @@ from resolvers.projection import ProjectedRows, Shape, rows_builder, shape_of
 from resolvers.selection import SelectionReader
 from resolvers.service import QueryService
 from schema.graphql_types import Arguments
-from schema.query import EffectiveQuery, SemanticQuery
+from schema.query import SemanticQuery
 from schema.registry import Registry
 
 _encode = msgspec.json.Encoder().encode
@@ -91,15 +91,12 @@ class ModelResolvers:
         if self.caching is None or not self.caching.cache.enabled:
             result = await self.service.executor.run(compiled)
             return ProjectedRows(rows_builder(shape)(result.rows))
-        body = await self._cached(
-            model, effective, compiled, shape, arguments.renew, raw.context, str(raw.path.key)
-        )
+        body = await self._cached(model, compiled, shape, arguments.renew, raw.context, str(raw.path.key))
         return ProjectedRows(msgspec.Raw(body))
 
     async def _cached(
         self,
         model: str,
-        effective: EffectiveQuery,
         compiled: CompiledQuery,
         shape: Shape,
         renew: bool,
@@ -116,7 +113,8 @@ class ModelResolvers:
             caching.namespace,
             self.registry.version,
             str(self.authorizer.policy_version),
-            repr(effective),
+            compiled.sql,  # the effective query as run: tenant filters are among its parameters
+            repr(compiled.params),
             repr(shape),
             *(token.value for token in tokens),
         )
