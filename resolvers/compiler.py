@@ -3,9 +3,14 @@
 Measures stay correct across joins. When the join tree repeats a model's rows (see
 `planner._multiplied`), that model's aggregates are computed over its distinct primary
 keys per group (Cube's approach): a `keys` subquery selects the distinct
-(dimensions, primary key) pairs under the query's filters, the model is joined back on
-its key and aggregated, and the per-model results are full-joined on the dimensions.
+(dimensions, primary key) pairs under the query's filters, the model is left-joined back
+on its key and aggregated, and the per-model parts are stacked and folded per group.
 Queries without repeated rows compile to a single plain GROUP BY.
+
+The groups always come from the root model's rows under the query's filters (the
+`keys` subquery is a left join from the root, and so is the plain GROUP BY), whatever
+measures are selected: a group in which a measured model has no rows is kept, with
+counts 0 and sums, averages and ratios NULL.
 """
 
 from __future__ import annotations
@@ -277,7 +282,9 @@ class _Builder:
             .subquery(f"_keys{index}")
         )
         alias = f"_rows{index}"
-        joined = distinct.join(
+        # An outer join: a group in which this model has no rows (`_pk` NULL) is kept, with
+        # counts 0 and other aggregates NULL, as a left join from the root would give.
+        joined = distinct.outerjoin(
             sql.source(model, alias), sql.member(model, alias, None, model.primary_key) == distinct.c["_pk"]
         )
         dimensions: list[ColumnElement[Any]] = [distinct.c[key] for key in self.dimension_sql]

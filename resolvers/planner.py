@@ -40,17 +40,17 @@ MAX_OFFSET = 10_000_000
 MAX_LABEL = 63  # PostgreSQL truncates longer identifiers
 
 
-def _timezone(name: str) -> str:
+def _timezone(name: str) -> ZoneInfo:
     try:
-        ZoneInfo(name)
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise QueryError(f"unknown timezone {name!r}; use an IANA name such as Europe/London") from None
-    return name
 
 
 class _Planner:
-    def __init__(self, registry: Registry, root: ModelSpec) -> None:
+    def __init__(self, registry: Registry, root: ModelSpec, zone: ZoneInfo) -> None:
         self.registry = registry
+        self.zone = zone  # the query's timezone, in which naive filter values are read
         self.nodes: dict[Path, Node] = {(): Node((), root, root.model, None)}
 
     # --- the join tree -------------------------------------------------------------
@@ -110,7 +110,9 @@ class _Planner:
             return PlannedGroup("and" if isinstance(item, And) else "or", planned)
         target = self._target(item.member, hidden_ok)
         member_type: MemberType = "measure" if isinstance(target, PlannedMeasure) else target.spec.type
-        return PlannedCondition(target, item.op, check_values(item.member, member_type, item.op, item.values))
+        return PlannedCondition(
+            target, item.op, check_values(item.member, member_type, item.op, item.values, self.zone)
+        )
 
 
 def _is_measure_filter(item: PlannedFilter) -> bool:
@@ -154,7 +156,8 @@ def plan(registry: Registry, effective: EffectiveQuery) -> Plan:
         root = registry.model(query.model)
     except UnknownModelError:
         raise QueryError(f"unknown model {query.model!r}") from None
-    planner = _Planner(registry, root)
+    zone = _timezone(query.timezone)
+    planner = _Planner(registry, root, zone)
 
     dimensions = {
         d.key: _masked(d, effective.masked) for d in (planner.dimension(ref) for ref in query.dimensions)
@@ -196,7 +199,7 @@ def plan(registry: Registry, effective: EffectiveQuery) -> Plan:
         order=_dedupe_order(order),
         limit=limit,
         offset=offset,
-        timezone=_timezone(query.timezone),
+        timezone=query.timezone,
         multiplied=_multiplied(planner.nodes),
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
 from resolvers.errors import QueryError
@@ -42,6 +42,12 @@ class TimeValue:
 
     value: datetime
     whole_day: bool
+
+    def instant(self, zone: tzinfo, end: bool = False) -> datetime:
+        """The instant this value stands for: naive readings are local to `zone`; the end
+        of a range given as a date is the start of the next day."""
+        moment = self.value + (timedelta(days=1) if end and self.whole_day else timedelta(0))
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 Checked = str | int | float | bool | TimeValue
@@ -102,9 +108,20 @@ def parse_time(member: str, value: FilterValue) -> TimeValue:
     )
 
 
+def _empty_range(member: str, start: TimeValue, end: TimeValue, zone: tzinfo) -> bool:
+    """Instants, not wall-clock readings: the two ends may carry different offsets. Both
+    ends are included; a date-only end covers its whole day."""
+    try:
+        first, last = start.instant(zone), end.instant(zone, end=True)
+    except OverflowError:
+        raise QueryError(f"filter on {member!r}: a date is out of range") from None
+    return first >= last if end.whole_day else first > last
+
+
 def check_values(
-    member: str, member_type: MemberType, op: FilterOp, values: tuple[FilterValue, ...]
+    member: str, member_type: MemberType, op: FilterOp, values: tuple[FilterValue, ...], zone: tzinfo
 ) -> tuple[Checked, ...]:
+    """`zone` is the query's timezone, in which naive date-times are read."""
     if op not in _OPS[member_type]:
         allowed = ", ".join(sorted(_OPS[member_type]))
         raise QueryError(f"filter on {member!r}: {op} is not valid for a {member_type}; use {allowed}")
@@ -116,6 +133,6 @@ def check_values(
     if member_type == "boolean":
         return tuple(_boolean(member, value) for value in values)
     checked = tuple(parse_time(member, value) for value in values)
-    if op == "inDateRange" and checked[0].value.replace(tzinfo=None) > checked[1].value.replace(tzinfo=None):
+    if op == "inDateRange" and _empty_range(member, checked[0], checked[1], zone):
         raise QueryError(f"filter on {member!r}: inDateRange starts after it ends")
     return checked

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from resolvers.errors import QueryError
 from schema.query import Condition, DimensionRef, SemanticQuery
 from schema.registry import Registry
 from tests.resolvers.oracle import oracle, run
@@ -130,3 +131,61 @@ async def test_raw_time_dimension_is_local_wall_clock(registry: Registry, engine
     )
     local = await _local_times(engine, ZoneInfo("Asia/Tokyo"), "2025-06-30T15:00:00Z", "2025-07-01T15:00:00Z")
     assert sorted(row[0] for row in result.rows) == sorted(set(local))
+
+
+async def test_in_date_range_compares_instants_whatever_the_offsets(
+    registry: Registry, engine: AsyncEngine
+) -> None:
+    """Ends written in different offsets, around London's clocks going back: the range is
+    the instants between them, not the wall-clock readings."""
+    start = datetime.fromisoformat("2025-10-26T00:30:00+00:00")  # 01:30 BST, before the change
+    end = start + timedelta(hours=22)
+    # The end written in UTC-11:00 reads earlier on the wall clock than the start does in
+    # +14:00; in instants it is 22 hours later.
+    written = (
+        start.astimezone(ZoneInfo("Pacific/Kiritimati")).isoformat(),
+        end.astimezone(ZoneInfo("Pacific/Pago_Pago")).isoformat(),
+    )
+    assert written[1][:19] < written[0][:19]
+    [(expected,)] = await oracle(
+        engine,
+        "select count(*) from enrollments where enrolled_at >= :start and enrolled_at <= :end",
+        start=start,
+        end=end,
+    )
+    assert expected > 0, "no enrollments in the window: the test would prove nothing"
+    for timezone in ("UTC", "Europe/London"):
+        result = await run(
+            registry,
+            engine,
+            SemanticQuery(
+                "enrollments",
+                measures=("count",),
+                filters=(Condition("enrolled_at", "inDateRange", written),),
+                timezone=timezone,
+            ),
+        )
+        assert [tuple(row) for row in result.rows] == [(expected,)]
+
+
+@pytest.mark.parametrize(
+    ("values", "timezone"),
+    [
+        # 01:15+01:00 is 00:15 UTC: before the start at 00:30 UTC, though it reads later.
+        (("2025-03-30T00:30:00+00:00", "2025-03-30T01:15:00+01:00"), "UTC"),
+        # A naive start is read in the query's zone: 03:30 in New York, just after its clocks
+        # went forward, is 07:30 UTC, after the end.
+        (("2025-03-09T03:30:00", "2025-03-09T07:00:00+00:00"), "America/New_York"),
+    ],
+)
+async def test_in_date_range_refuses_an_end_before_its_start_in_instants(
+    registry: Registry, engine: AsyncEngine, values: tuple[str, str], timezone: str
+) -> None:
+    query = SemanticQuery(
+        "enrollments",
+        measures=("count",),
+        filters=(Condition("enrolled_at", "inDateRange", values),),
+        timezone=timezone,
+    )
+    with pytest.raises(QueryError, match="inDateRange starts after it ends"):
+        await run(registry, engine, query)
