@@ -27,7 +27,7 @@ from resolvers.compiler import MASK, CompiledQuery
 from resolvers.errors import QueryError
 from resolvers.executor import Executor
 from resolvers.service import QueryService
-from schema.query import Condition, DimensionRef, EffectiveQuery, Filter, Or, SemanticQuery
+from schema.query import Condition, DimensionRef, EffectiveQuery, Filter, Or, OrderBy, SemanticQuery
 from schema.registry import Registry
 from tests.authz.strategies import (
     EMPTY_ENTERPRISE,
@@ -527,6 +527,27 @@ async def test_fine_grained_groups_below_the_minimum_are_dropped(
     assert kept and dropped, "the example must keep some groups and drop others"
     assert all(learners >= 10 for *_, learners in rows)
     assert all(learners < 10 for key, (_, learners) in keyed(everything, 2).items() if key in dropped)
+
+
+async def test_suppression_applies_before_limit_and_offset_so_pages_are_full(
+    engine: AsyncEngine, runner: Runner, busiest_instructor: Who
+) -> None:
+    """A page holds `limit` groups that pass the minimum: suppression is part of the
+    statement (HAVING), not a filter on the page afterwards, which would return it short."""
+    who = Who("partner_integration", busiest_instructor.tenant)
+    dims = (Dim(DimensionRef("course.title"), "c.title"), dim("enrollments", "enrolled_at"))
+    everything = await own_rows(engine, who, "enrollments", dims, ("count", "learners"), suppress=False)
+    kept = await own_rows(engine, who, "enrollments", dims, ("count", "learners"))
+    assert len(kept) >= 6 and len(everything) > len(kept) + 6, "need small groups among the first rows"
+    order = (OrderBy("course.title"), OrderBy("enrolled_at", "month"))
+    pages = []
+    for offset in range(0, len(kept), 4):
+        query = enrollments_query(*dims, measures=("count", "learners"), order=order, limit=4, offset=offset)
+        pages.append(await runner.rows(who, query))
+    assert all(len(page) == 4 for page in pages[:-1]) and 1 <= len(pages[-1]) <= 4
+    paged = [row for page in pages for row in page]
+    assert_rows_match(paged, kept, dims=2)
+    assert [row[:2] for row in paged] == sorted((row[:2] for row in kept), key=lambda k: (k[0], k[1]))
 
 
 # --- 6. masked members ---------------------------------------------------------------------
