@@ -93,7 +93,9 @@ class _Builder:
         return raw
 
     def aggregate(self, model: ModelSpec, alias: str, spec: Measure) -> ColumnElement[Any]:
-        key = sql.member(model, alias, None, model.primary_key)
+        # A row's key columns are never NULL: counting the first counts rows, and gives 0
+        # for the NULL row an outer join adds to a group without rows of this model.
+        key = sql.member(model, alias, None, model.key_columns[0])
         value = key if spec.sql is None else sql.member(model, alias, spec.sql, "")
         function: Any
         match spec.type:
@@ -273,9 +275,13 @@ class _Builder:
     ) -> Callable[[list[BaseKey]], sa.Select[Any]]:
         node = self.node(path)
         model = node.model
-        pk = sql.member(model, node.alias, None, model.primary_key)
+        labels = [f"_pk{i or ''}" for i in range(len(model.key_columns))]
+        pks = [
+            sql.member(model, node.alias, None, column).label(label)
+            for column, label in zip(model.key_columns, labels, strict=True)
+        ]
         distinct = (
-            sa.select(*[expr.label(key) for key, expr in self.dimension_sql.items()], pk.label("_pk"))
+            sa.select(*[expr.label(key) for key, expr in self.dimension_sql.items()], *pks)
             .select_from(self.from_clause())
             .where(*self.where())
             .distinct()
@@ -284,9 +290,11 @@ class _Builder:
         alias = f"_rows{index}"
         # An outer join: a group in which this model has no rows (`_pk` NULL) is kept, with
         # counts 0 and other aggregates NULL, as a left join from the root would give.
-        joined = distinct.outerjoin(
-            sql.source(model, alias), sql.member(model, alias, None, model.primary_key) == distinct.c["_pk"]
-        )
+        on = [
+            sql.member(model, alias, None, column) == distinct.c[label]
+            for column, label in zip(model.key_columns, labels, strict=True)
+        ]
+        joined = distinct.outerjoin(sql.source(model, alias), sa.and_(*on))
         dimensions: list[ColumnElement[Any]] = [distinct.c[key] for key in self.dimension_sql]
 
         def part(bases: list[BaseKey]) -> sa.Select[Any]:

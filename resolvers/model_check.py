@@ -40,7 +40,11 @@ def _statements(model: ModelSpec) -> list[tuple[str, str, str | None]]:
         (model.model, _text(sa.select(sa.literal_column("1")).select_from(table)), None),
         (
             f"{model.model}.primary_key",
-            _text(sa.select(sql.member(model, _ALIAS, None, model.primary_key)).select_from(table)),
+            _text(
+                sa.select(*(sql.member(model, _ALIAS, None, key) for key in model.key_columns)).select_from(
+                    table
+                )
+            ),
             None,
         ),
     ]
@@ -52,7 +56,7 @@ def _statements(model: ModelSpec) -> list[tuple[str, str, str | None]]:
     for name, measure in model.measures.items():
         if measure.type in ("ratio", "number"):
             continue  # formulas over other measures, checked through them
-        parts = [sql.member(model, _ALIAS, measure.sql, model.primary_key)]
+        parts = [sql.member(model, _ALIAS, measure.sql, model.key_columns[0])]
         if measure.filter is not None:
             parts.append(sql.condition(model, _ALIAS, measure.filter))
         text = _text(sa.select(*parts).select_from(table))

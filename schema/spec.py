@@ -123,7 +123,8 @@ class ModelSpec(_Spec):
     description: str | None = None
     table: str | None = None
     sql: str | None = None
-    primary_key: str
+    # One column, or a list for a composite key: rows are told apart by all of them.
+    primary_key: str | tuple[str, ...]
     # The count_distinct (or count) measure of distinct learners in a group: access
     # policies suppress groups with fewer learners than a role's minimum.
     learner_count: str | None = None
@@ -137,7 +138,15 @@ class ModelSpec(_Spec):
     def _one_source(self) -> ModelSpec:
         if (self.table is None) == (self.sql is None):
             raise ValueError("give exactly one of `table` or `sql`")
+        keys = self.key_columns
+        if not keys or len(set(keys)) != len(keys) or not all(key.strip() for key in keys):
+            raise ValueError("primary_key: give a column, or a list of distinct columns")
         return self
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The primary key's columns (one unless the key is composite)."""
+        return (self.primary_key,) if isinstance(self.primary_key, str) else self.primary_key
 
     def member_names(self) -> dict[str, list[str]]:
         """Every named thing in the model, by kind."""
