@@ -33,8 +33,12 @@ model: events
 table: progress_events
 primary_key: id
 joins:
-  progress: {model: module_progress, relationship: many_to_one,
-             sql: "{events}.enrollment_id = {module_progress}.enrollment_id and {events}.module_id = {module_progress}.module_id"}
+  progress:
+    model: module_progress
+    relationship: many_to_one
+    sql: >
+      {events}.enrollment_id = {module_progress}.enrollment_id
+      and {events}.module_id = {module_progress}.module_id
 dimensions:
   event_type: {type: string}
 measures:
