@@ -110,7 +110,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         except Exception:  # no database yet: deny everything until the policy can be read
             log.exception("could not load the access policy; every query is denied until it loads")
             policies = PolicyHolder(store, PolicyEnforcer([], version=-1))
-        authorizer = Authorizer(policies, Audit(on_denial=lambda kind: metrics.denials.labels(kind).inc()))
+        authorizer = Authorizer(
+            policies,
+            Audit(on_denial=lambda kind: metrics.denials.labels(kind).inc()),
+            default_cost_budget=settings.query_cost_budget or None,
+        )
         redis = (
             connect_redis(settings.redis_url, cluster=settings.redis_cluster) if settings.redis_url else None
         )

@@ -167,7 +167,7 @@ def query(
     )
 
     async def work(engine: AsyncEngine) -> Any:
-        service = QueryService(registry, Executor(engine))
+        service = QueryService(registry, Executor(engine, timeouts=settings.database_timeouts))
         compiled = service.compile(EffectiveQuery(semantic))
         if show_sql:
             console.print(compiled.sql, markup=False, highlight=False)

@@ -1,5 +1,6 @@
 """How every `cohort` command reaches PostgreSQL: the configured (or embedded) server, one
-engine for the command, disposed of when it is done."""
+engine for the command, disposed of when it is done. A database that is down or frozen
+ends the command within its timeouts with a one-line message and exit status 1."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import typer
+from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.settings import Settings
+from resolvers.database import is_unavailable
 
 T = TypeVar("T")
 
@@ -36,4 +40,12 @@ def with_engine(
         finally:
             await engine.dispose()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        Console(stderr=True).print(
+            f"[red]the database is unreachable or did not answer in time[/red] ({type(error).__name__})"
+        )
+        raise typer.Exit(1) from None

@@ -93,6 +93,7 @@ class Settings:
     rate_limit_per_minute: int  # 0 turns rate limiting off
     rate_limit_burst: int
     policy_reload_interval_s: float
+    query_cost_budget: int  # for roles without a p4 rule; 0: no budget
 
     @property
     def database_timeouts(self) -> DatabaseTimeouts:
@@ -144,6 +145,7 @@ class Settings:
             rate_limit_per_minute=_int(env, "COHORT_RATE_LIMIT_PER_MINUTE", 600),
             rate_limit_burst=_int(env, "COHORT_RATE_LIMIT_BURST", 60, minimum=1),
             policy_reload_interval_s=_int(env, "COHORT_POLICY_RELOAD_MS", 2_000) / 1000,
+            query_cost_budget=_int(env, "COHORT_QUERY_COST_BUDGET", 5_000_000),
             limits=Limits(
                 max_depth=_int(env, "COHORT_MAX_DEPTH", 8, minimum=1),
                 max_aliases=_int(env, "COHORT_MAX_ALIASES", 30),

@@ -19,6 +19,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from resolvers.compiler import CompiledQuery
+from resolvers.cost import CostEstimates
 from resolvers.database import DatabaseTimeouts, DatabaseUnavailable, bounded, is_unavailable, unavailable
 from resolvers.errors import ExecutionError, QueryTimeoutError
 
@@ -61,8 +62,11 @@ class Executor:
         self.engine = engine
         self.observe = observe  # receives each statement's time in PostgreSQL, in seconds
         self.timeouts = timeouts or DatabaseTimeouts()
+        self.costs = CostEstimates()
 
-    async def run(self, query: CompiledQuery) -> QueryResult:
+    async def run(self, query: CompiledQuery, budget: float | None = None) -> QueryResult:
+        """The query's rows. With a `budget`, PostgreSQL's cost estimate (cached per statement
+        and parameters) must not be over it: QueryTooExpensive, before anything runs."""
         timeouts = self.timeouts
         try:
             # The last resort: each step below has a timeout of its own.
@@ -70,8 +74,10 @@ class Executor:
                 async with self.engine.connect() as conn:
                     raw = await conn.get_raw_connection()
                     connection: asyncpg.Connection = raw.driver_connection
-                    started = time.perf_counter()
                     try:
+                        if budget is not None:
+                            await self.costs.check(connection, query, budget, timeouts.query_s)
+                        started = time.perf_counter()
                         records = await connection.fetch(query.sql, *query.params, timeout=timeouts.query_s)
                     except TimeoutError:
                         connection.terminate()  # the server is frozen or lost: drop it, now
