@@ -42,6 +42,7 @@ class PausableProxy:
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def url(self, database_url: str) -> str:
         """`database_url` with its host and port replaced by the proxy's."""
@@ -52,6 +53,11 @@ class PausableProxy:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._writers.add(writer)
         await self._flowing.wait()  # a frozen server accepts (in the kernel) and says nothing
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
@@ -103,6 +109,8 @@ class PausableProxy:
     async def close(self) -> None:
         self.resume()
         await self.down()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
 
 
 @contextlib.asynccontextmanager
