@@ -53,29 +53,33 @@ class CostEstimates:
         self.explained = 0  # EXPLAINs run (cache misses)
         self._entries: OrderedDict[Hashable, tuple[float, float]] = OrderedDict()
 
-    async def cost(self, connection: asyncpg.Connection, query: CompiledQuery, timeout_s: float) -> float:
+    def known(self, query: CompiledQuery) -> float | None:
+        """The estimate kept for this statement and parameters, if it has not expired."""
         key = _key(query)
-        now = self.clock()
         entry = self._entries.get(key)
-        if entry is not None and entry[1] > now:
-            self._entries.move_to_end(key)
-            return entry[0]
+        if entry is None or entry[1] <= self.clock():
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    async def cost(self, connection: asyncpg.Connection, query: CompiledQuery, timeout_s: float) -> float:
+        known = self.known(query)
+        if known is not None:
+            return known
         cost = float((await explain(connection, query, timeout_s))["Total Cost"])
         self.explained += 1
-        self._entries[key] = (cost, now + self.ttl_s)
+        key = _key(query)
+        self._entries[key] = (cost, self.clock() + self.ttl_s)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
         return cost
 
-    async def check(
-        self, connection: asyncpg.Connection, query: CompiledQuery, budget: float, timeout_s: float
-    ) -> float:
-        """The estimate; QueryTooExpensive when it is over `budget`."""
-        cost = await self.cost(connection, query, timeout_s)
-        if cost > budget:
-            raise QueryTooExpensive(
-                f"the query's estimated cost is {cost:,.0f}, over your budget of {budget:,.0f}: "
-                "narrow it (filters, a shorter date range, fewer dimensions) and try again"
-            )
-        return cost
+
+def within_budget(cost: float, budget: float) -> None:
+    """QueryTooExpensive when the estimate is over the budget."""
+    if cost > budget:
+        raise QueryTooExpensive(
+            f"the query's estimated cost is {cost:,.0f}, over your budget of {budget:,.0f}: "
+            "narrow it (filters, a shorter date range, fewer dimensions) and try again"
+        )

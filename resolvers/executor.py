@@ -19,7 +19,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from resolvers.compiler import CompiledQuery
-from resolvers.cost import CostEstimates
+from resolvers.cost import CostEstimates, within_budget
 from resolvers.database import DatabaseTimeouts, DatabaseUnavailable, bounded, is_unavailable, unavailable
 from resolvers.errors import ExecutionError, QueryTimeoutError
 
@@ -68,6 +68,9 @@ class Executor:
         """The query's rows. With a `budget`, PostgreSQL's cost estimate (cached per statement
         and parameters) must not be over it: QueryTooExpensive, before anything runs."""
         timeouts = self.timeouts
+        known = self.costs.known(query) if budget is not None else None
+        if known is not None and budget is not None:
+            within_budget(known, budget)  # a known refusal takes no connection
         try:
             # The last resort: each step below has a timeout of its own.
             async with asyncio.timeout(timeouts.checkout_s + timeouts.query_s + timeouts.command_s):
@@ -75,8 +78,8 @@ class Executor:
                     raw = await conn.get_raw_connection()
                     connection: asyncpg.Connection = raw.driver_connection
                     try:
-                        if budget is not None:
-                            await self.costs.check(connection, query, budget, timeouts.query_s)
+                        if budget is not None and known is None:
+                            within_budget(await self.costs.cost(connection, query, timeouts.query_s), budget)
                         started = time.perf_counter()
                         records = await connection.fetch(query.sql, *query.params, timeout=timeouts.query_s)
                     except TimeoutError:

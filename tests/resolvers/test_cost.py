@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from resolvers.compiler import CompiledQuery
@@ -96,8 +97,20 @@ async def test_an_estimate_over_the_budget_is_refused_before_the_query_runs(
     assert caught.value.code == "QUERY_TOO_EXPENSIVE"
     assert "over your budget of 1" in str(caught.value)
     assert ran == []  # nothing ran
-    await executor.run(compiled, budget=1e12)
-    assert len(ran) == 1
+    checkouts: list[object] = []
+
+    def checked_out(*args: object) -> None:
+        checkouts.append(args)
+
+    event.listen(engine.sync_engine, "checkout", checked_out)
+    try:
+        with pytest.raises(QueryTooExpensive):
+            await executor.run(compiled, budget=1.0)
+        assert checkouts == []  # a known refusal takes no connection from the pool
+        await executor.run(compiled, budget=1e12)
+        assert len(ran) == 1 and len(checkouts) == 1
+    finally:
+        event.remove(engine.sync_engine, "checkout", checked_out)
 
 
 async def test_estimates_expire(engine: AsyncEngine, registry: Registry) -> None:
