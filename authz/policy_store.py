@@ -114,9 +114,16 @@ class PolicyHolder:
         return True
 
     async def watch(self, interval_s: float) -> None:
+        failing = False
         while True:
             await asyncio.sleep(interval_s)
             try:
                 await self.refresh()
             except Exception:  # keep the policy in force; try again next time
-                log.exception("policy reload failed; keeping version %s", self.current.version)
+                if not failing:  # logged once per outage, not at every interval
+                    log.exception("policy reload failed; keeping version %s", self.current.version)
+                failing = True
+            else:
+                if failing:
+                    log.info("policy reload works again: version %s", self.current.version)
+                failing = False
