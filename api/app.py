@@ -98,22 +98,23 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         registry = load_registry(settings.models_dir)
+        timeouts = settings.database_timeouts
         engine = create_engine(
-            database_url,
-            statement_timeout_ms=settings.statement_timeout_ms,
-            pool_size=settings.pool_size,
-            max_overflow=settings.pool_max_overflow,
-            pool_timeout_s=settings.pool_timeout_s,
+            database_url, timeouts, pool_size=settings.pool_size, max_overflow=settings.pool_max_overflow
         )
-        executor = Executor(engine, observe=metrics.observe_sql)
+        executor = Executor(engine, observe=metrics.observe_sql, timeouts=timeouts)
         authenticator = Authenticator.from_settings(settings, engine)
-        store = PolicyStore(engine)
+        store = PolicyStore(engine, timeout_s=timeouts.lookup_s)
         try:
             policies = PolicyHolder(store, await store.load())
         except Exception:  # no database yet: deny everything until the policy can be read
             log.exception("could not load the access policy; every query is denied until it loads")
             policies = PolicyHolder(store, PolicyEnforcer([], version=-1))
-        authorizer = Authorizer(policies, Audit(on_denial=lambda kind: metrics.denials.labels(kind).inc()))
+        authorizer = Authorizer(
+            policies,
+            Audit(on_denial=lambda kind: metrics.denials.labels(kind).inc()),
+            default_cost_budget=settings.query_cost_budget or None,
+        )
         redis = (
             connect_redis(settings.redis_url, cluster=settings.redis_cluster) if settings.redis_url else None
         )

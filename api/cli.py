@@ -72,7 +72,7 @@ def migrate() -> None:
     """Apply the database migrations."""
     from api.migrations import upgrade
 
-    with_engine(Settings.from_env(), upgrade)
+    with_engine(Settings.from_env(), upgrade, bulk=True)
     console.print("[green]migrated[/green]")
 
 
@@ -96,7 +96,7 @@ def seed(
             progress=True,
         )
 
-    counts = with_engine(settings, work)
+    counts = with_engine(settings, work, bulk=True)
     console.print(f"[green]seeded[/green] {sum(counts.values()):,} rows in {len(counts)} tables")
 
 
@@ -167,7 +167,7 @@ def query(
     )
 
     async def work(engine: AsyncEngine) -> Any:
-        service = QueryService(registry, Executor(engine))
+        service = QueryService(registry, Executor(engine, timeouts=settings.database_timeouts))
         compiled = service.compile(EffectiveQuery(semantic))
         if show_sql:
             console.print(compiled.sql, markup=False, highlight=False)
@@ -271,7 +271,7 @@ def run() -> None:
             console.print("loaded the demo access policy (authz/policies/default.csv)")
 
     services = start_services(settings)
-    with_engine(settings, work, services)
+    with_engine(settings, work, services, bulk=True)
     _serve(settings, services)
 
 

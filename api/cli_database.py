@@ -1,5 +1,6 @@
 """How every `cohort` command reaches PostgreSQL: the configured (or embedded) server, one
-engine for the command, disposed of when it is done."""
+engine for the command, disposed of when it is done. A database that is down or frozen
+ends the command within its timeouts with a one-line message and exit status 1."""
 
 from __future__ import annotations
 
@@ -7,25 +8,44 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import typer
+from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.settings import Settings
+from resolvers.database import is_unavailable
 
 T = TypeVar("T")
 
 
-def with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]], services: Any = None) -> T:
-    """Start (or find) the databases, run `work` on an engine, and clean up."""
+def with_engine(
+    settings: Settings,
+    work: Callable[[AsyncEngine], Awaitable[T]],
+    services: Any = None,
+    *,
+    bulk: bool = False,
+) -> T:
+    """Start (or find) the databases, run `work` on an engine, and clean up. The engine has
+    the app's timeouts (a command gives up on a database that is down or frozen); `bulk`
+    (loading the demo warehouse) lifts the per-command timeout, connecting stays bounded."""
     from api.services import start_services
     from resolvers.executor import create_engine
 
     services = services or start_services(settings)
 
     async def main() -> T:
-        engine = create_engine(services.database_url, statement_timeout_ms=settings.statement_timeout_ms)
+        engine = create_engine(services.database_url, settings.database_timeouts, bulk=bulk)
         try:
             return await work(engine)
         finally:
             await engine.dispose()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        Console(stderr=True).print(
+            f"[red]the database is unreachable or did not answer in time[/red] ({type(error).__name__})"
+        )
+        raise typer.Exit(1) from None

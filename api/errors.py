@@ -7,7 +7,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from authz.errors import AccessDenied
+from authz.errors import AccessDenied, PolicyUnavailable
 from resolvers.errors import ResolverError
 
 log = logging.getLogger("cohort.errors")
@@ -20,7 +20,7 @@ def error_code(error: GraphQLError) -> str:
     original = error.original_error
     if original is None:
         return str((error.extensions or {}).get("code") or "BAD_USER_INPUT")
-    if isinstance(original, ResolverError | AccessDenied):
+    if isinstance(original, ResolverError | AccessDenied | PolicyUnavailable):
         return original.code
     if isinstance(original, GraphQLError):
         return error_code(original)

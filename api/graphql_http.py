@@ -29,6 +29,7 @@ from api.metrics import Metrics
 from api.rate_limit import principal_key
 from api.runtime import Runtime
 from authz.principal import Principal
+from resolvers.database import DatabaseUnavailable
 from resolvers.execution_context import ProjectingExecutor
 from resolvers.graphql import RequestContext
 
@@ -179,6 +180,9 @@ class GraphQLEndpoint:
             self.metrics.unauthenticated.inc()
             headers = {"WWW-Authenticate": error.challenge}
             raise _Rejected(error.status_code, error.reason, headers, "UNAUTHENTICATED") from None
+        except DatabaseUnavailable as error:  # the API token could not be looked up
+            headers = {"Retry-After": str(error.retry_after_s)}
+            raise _Rejected(503, str(error), headers, error.code) from None
 
     async def _run(
         self,

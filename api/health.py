@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+from resolvers.database import bounded
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -15,12 +15,11 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """The database answers within two seconds."""
-    engine = request.app.state.cohort.engine
+    """The database answers within the lookup timeout (COHORT_DB_LOOKUP_TIMEOUT_MS)."""
+    state = request.app.state.cohort
     try:
-        async with asyncio.timeout(2):
-            async with engine.connect() as conn:
-                await conn.execute(text("select 1"))
+        async with bounded(state.engine, state.settings.database_timeouts, "readiness") as conn:
+            await conn.execute(text("select 1"))
     except Exception as exc:  # any failure means not ready; the reason is logged, not shown
         request.app.state.cohort.log.warning("not ready: %s", type(exc).__name__)
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from api.limits import Limits
+from resolvers.database import DatabaseTimeouts
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,6 +76,9 @@ class Settings:
     pool_size: int
     pool_max_overflow: int
     pool_timeout_s: int
+    db_connect_timeout_ms: int
+    db_command_timeout_ms: int
+    db_lookup_timeout_ms: int
     demo_scale: str
     demo_seed: int
     graphiql: bool
@@ -89,6 +93,17 @@ class Settings:
     rate_limit_per_minute: int  # 0 turns rate limiting off
     rate_limit_burst: int
     policy_reload_interval_s: float
+    query_cost_budget: int  # for roles without a p4 rule; 0: no budget
+
+    @property
+    def database_timeouts(self) -> DatabaseTimeouts:
+        return DatabaseTimeouts(
+            connect_s=self.db_connect_timeout_ms / 1000,
+            command_s=self.db_command_timeout_ms / 1000,
+            statement_s=self.statement_timeout_ms / 1000,
+            pool_s=self.pool_timeout_s,
+            lookup_s=self.db_lookup_timeout_ms / 1000,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,6 +119,9 @@ class Settings:
             pool_size=_int(env, "COHORT_POOL_SIZE", 10, minimum=1),
             pool_max_overflow=_int(env, "COHORT_POOL_MAX_OVERFLOW", 5),
             pool_timeout_s=_int(env, "COHORT_POOL_TIMEOUT_S", 10, minimum=1),
+            db_connect_timeout_ms=_int(env, "COHORT_DB_CONNECT_TIMEOUT_MS", 2_000, minimum=1),
+            db_command_timeout_ms=_int(env, "COHORT_DB_COMMAND_TIMEOUT_MS", 2_000, minimum=1),
+            db_lookup_timeout_ms=_int(env, "COHORT_DB_LOOKUP_TIMEOUT_MS", 3_000, minimum=1),
             demo_scale=env.get("COHORT_DEMO_SCALE") or "default",
             demo_seed=_int(env, "COHORT_DEMO_SEED", 42),
             graphiql=_bool(env, "COHORT_GRAPHIQL", True),
@@ -127,6 +145,7 @@ class Settings:
             rate_limit_per_minute=_int(env, "COHORT_RATE_LIMIT_PER_MINUTE", 600),
             rate_limit_burst=_int(env, "COHORT_RATE_LIMIT_BURST", 60, minimum=1),
             policy_reload_interval_s=_int(env, "COHORT_POLICY_RELOAD_MS", 2_000) / 1000,
+            query_cost_budget=_int(env, "COHORT_QUERY_COST_BUDGET", 5_000_000),
             limits=Limits(
                 max_depth=_int(env, "COHORT_MAX_DEPTH", 8, minimum=1),
                 max_aliases=_int(env, "COHORT_MAX_ALIASES", 30),

@@ -48,9 +48,19 @@ def _members(query: SemanticQuery) -> Iterator[tuple[str, bool]]:
 
 
 class Authorizer:
-    def __init__(self, enforcer: Callable[[], PolicyEnforcer], audit: Audit) -> None:
+    def __init__(
+        self,
+        enforcer: Callable[[], PolicyEnforcer],
+        audit: Audit,
+        default_cost_budget: float | None = None,
+    ) -> None:
         self.enforcer = enforcer  # the current policy; it changes when the policy does
         self.audit = audit
+        self.default_cost_budget = default_cost_budget  # for roles without a p4 rule; None: none
+
+    def cost_budget(self, principal: Principal) -> float | None:
+        """The most a query of this principal may cost (PostgreSQL's estimate); None: no limit."""
+        return self.enforcer().cost_budget(principal.roles, principal.tenant, self.default_cost_budget)
 
     @property
     def policy_version(self) -> int:

@@ -16,6 +16,7 @@ rebuilt whenever the policy changes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -63,19 +64,27 @@ class PolicyEnforcer:
         self._decide = lru_cache(maxsize=65_536)(self._decide_indexed)
         self._row_rules_memo = lru_cache(maxsize=16_384)(self._row_rules)
         self._min_group_size_memo = lru_cache(maxsize=16_384)(self._min_group_size)
+        self._cost_budget_memo = lru_cache(maxsize=16_384)(self._cost_budget)
 
     def _index(self) -> None:
         """The lines Casbin loaded, by (subject, domain), in their order."""
         self._p: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
         self._p2: dict[tuple[str, str], list[tuple[int, str, str, str]]] = {}
         self._p3: dict[tuple[str, str], list[int]] = {}
+        self._p4: dict[tuple[str, str], list[float]] = {}
         for sub, dom, obj, act, eft in self._casbin.get_named_policy("p"):
             self._p.setdefault((sub, dom), []).append((obj, act, eft))
         for n, (sub, dom, obj, column, attribute) in enumerate(self._casbin.get_named_policy("p2")):
             self._p2.setdefault((sub, dom), []).append((n, obj, column, attribute))
         for sub, dom, size in self._casbin.get_named_policy("p3"):
             self._p3.setdefault((sub, dom), []).append(int(size))
-        self._tenants = {dom for index in (self._p, self._p2, self._p3) for _, dom in index if dom != ANY}
+        for sub, dom, cost in self._casbin.get_named_policy("p4"):
+            budget = float(cost)
+            if not 0 < budget < math.inf:
+                raise ValueError(f"a p4 cost budget must be a positive number, got {cost!r}")
+            self._p4.setdefault((sub, dom), []).append(budget)
+        indexes = (self._p, self._p2, self._p3, self._p4)
+        self._tenants = {dom for index in indexes for _, dom in index if dom != ANY}
 
     def _domain(self, tenant: str) -> str:
         """The memo's tenant: "*" for a tenant no line names (they all decide alike)."""
@@ -147,3 +156,25 @@ class PolicyEnforcer:
             for domain in {ANY, tenant}:
                 sizes += self._p3.get((subject, domain), ())
         return max(sizes)
+
+    def cost_budget(self, roles: tuple[str, ...], tenant: str, default: float | None) -> float | None:
+        """The largest cost budget of the roles (a budget is an allowance: the most generous
+        role wins); None means no budget. A role's budget is its `p4` line for this tenant,
+        else its line for "*" (the largest where there are several, inherited roles
+        included), else `default`."""
+        return self._cost_budget_memo(roles, self._domain(tenant), default)
+
+    def _cost_budget(self, roles: tuple[str, ...], tenant: str, default: float | None) -> float | None:
+        budgets: list[float | None] = []
+        for role in roles:
+            subjects = self._subjects(role)
+            for domain in dict.fromkeys((tenant, ANY)):
+                lines = [budget for subject in subjects for budget in self._p4.get((subject, domain), ())]
+                if lines:
+                    budgets.append(max(lines))
+                    break
+            else:
+                budgets.append(default)
+        if not budgets or any(budget is None for budget in budgets):
+            return None
+        return max(budget for budget in budgets if budget is not None)

@@ -13,6 +13,7 @@ class AccessDenied(Exception):
 
 
 class PolicyUnavailable(Exception):
-    """The access policy could not be loaded: every query is refused (fail closed)."""
+    """The access policy could not be loaded (yet): every query is refused (fail closed)
+    until a reload succeeds."""
 
-    code = "INTERNAL_SERVER_ERROR"
+    code = "SERVICE_UNAVAILABLE"

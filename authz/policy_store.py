@@ -1,5 +1,9 @@
 """Policies in PostgreSQL (cohort.casbin_rule), seeded from a policy file, reloaded when
-their version (bumped by a trigger on every edit) moves."""
+their version (bumped by a trigger on every edit) moves.
+
+Every read is bounded by `timeout_s` (the engine's own connect and command timeouts come
+first): a database that is down or frozen fails the load, and the policy in force stays
+in force until a later reload succeeds."""
 
 from __future__ import annotations
 
@@ -29,22 +33,24 @@ def read_policy_file(path: Path) -> list[Rule]:
 
 
 class PolicyStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, timeout_s: float | None = None) -> None:
         self.engine = engine
+        self.timeout_s = timeout_s  # None: only the engine's own timeouts
 
     async def version(self) -> int:
-        async with self.engine.connect() as conn:
+        async with asyncio.timeout(self.timeout_s), self.engine.connect() as conn:
             return int((await conn.execute(text("select version from cohort.policy_version"))).scalar_one())
 
     async def rules(self) -> list[Rule]:
-        async with self.engine.connect() as conn:
+        async with asyncio.timeout(self.timeout_s), self.engine.connect() as conn:
             rows = await conn.execute(
                 text("select ptype, v0, v1, v2, v3, v4, v5 from cohort.casbin_rule order by id")
             )
             return [tuple(value for value in row if value != "") for row in rows]
 
     async def load(self) -> PolicyEnforcer:
-        async with self.engine.connect() as conn, conn.begin():  # one snapshot: rules and version agree
+        # One snapshot: rules and version agree.
+        async with asyncio.timeout(self.timeout_s), self.engine.connect() as conn, conn.begin():
             await conn.execute(text("set transaction isolation level repeatable read"))
             version = int(
                 (await conn.execute(text("select version from cohort.policy_version"))).scalar_one()
@@ -108,9 +114,16 @@ class PolicyHolder:
         return True
 
     async def watch(self, interval_s: float) -> None:
+        failing = False
         while True:
             await asyncio.sleep(interval_s)
             try:
                 await self.refresh()
             except Exception:  # keep the policy in force; try again next time
-                log.exception("policy reload failed; keeping version %s", self.current.version)
+                if not failing:  # logged once per outage, not at every interval
+                    log.exception("policy reload failed; keeping version %s", self.current.version)
+                failing = True
+            else:
+                if failing:
+                    log.info("policy reload works again: version %s", self.current.version)
+                failing = False

@@ -21,6 +21,7 @@ from api.migrations import upgrade
 from api.services import start_services
 from api.settings import Settings
 from resolvers.compiler import compile_plan
+from resolvers.database import DatabaseTimeouts
 from resolvers.executor import Executor, create_engine
 from resolvers.planner import plan
 from schema.validator import load_registry
@@ -42,7 +43,7 @@ async def _main(compile_runs: int, execute_runs: int) -> None:
     settings = Settings.from_env()
     services = start_services(settings)
     registry = load_registry(settings.models_dir)
-    engine = create_engine(services.database_url, statement_timeout_ms=60_000)
+    engine = create_engine(services.database_url, DatabaseTimeouts(statement_s=60), bulk=True)
     await upgrade(engine)
     if not await is_seeded(engine):
         await seed_demo(engine, scale="default", seed=settings.demo_seed, progress=True)

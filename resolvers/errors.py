@@ -23,3 +23,10 @@ class QueryTimeoutError(ResolverError):
 
 class ExecutionError(ResolverError):
     """The database failed for a reason the client cannot fix (masked for clients)."""
+
+
+class QueryTooExpensive(ResolverError):
+    """PostgreSQL's estimate of the query's cost is over the principal's budget: refused
+    before it runs."""
+
+    code = "QUERY_TOO_EXPENSIVE"

@@ -2,11 +2,14 @@
 
 The statement goes straight to the asyncpg connection of SQLAlchemy's pool: its
 records need no per-row conversion, because the compiler casts every measure to the
-type clients see (counts bigint, averages and ratios float8).
+type clients see (counts bigint, averages and ratios float8). Every call is bounded in
+time (resolvers/database.py): a database that is down or frozen is a
+`SERVICE_UNAVAILABLE` error within seconds, a statement past the timeout a `TIMEOUT`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +19,8 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from resolvers.compiler import CompiledQuery
+from resolvers.cost import CostEstimates, within_budget
+from resolvers.database import DatabaseTimeouts, DatabaseUnavailable, bounded, is_unavailable, unavailable
 from resolvers.errors import ExecutionError, QueryTimeoutError
 
 
@@ -27,56 +32,82 @@ class QueryResult:
 
 def create_engine(
     url: str,
+    timeouts: DatabaseTimeouts | None = None,
     *,
-    statement_timeout_ms: int,
     pool_size: int = 10,
     max_overflow: int = 5,
-    pool_timeout_s: int = 10,
+    bulk: bool = False,
 ) -> AsyncEngine:
-    """A bounded pool whose connections cancel any statement after the timeout."""
+    """A bounded pool whose connections time out (see resolvers/database.py); broken
+    connections are replaced at checkout (pre-ping). `bulk`: no client-side command timeout,
+    for loading data."""
+    timeouts = timeouts or DatabaseTimeouts()
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_timeout=pool_timeout_s,
+        pool_timeout=timeouts.pool_s,
         pool_pre_ping=True,
-        connect_args={
-            "server_settings": {
-                "statement_timeout": str(statement_timeout_ms),
-                "application_name": "cohort",
-            }
-        },
+        connect_args=timeouts.connect_args(bulk=bulk),
     )
 
 
 class Executor:
-    def __init__(self, engine: AsyncEngine, observe: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        observe: Callable[[float], None] | None = None,
+        timeouts: DatabaseTimeouts | None = None,
+    ) -> None:
         self.engine = engine
         self.observe = observe  # receives each statement's time in PostgreSQL, in seconds
+        self.timeouts = timeouts or DatabaseTimeouts()
+        self.costs = CostEstimates()
 
-    async def run(self, query: CompiledQuery) -> QueryResult:
+    async def run(self, query: CompiledQuery, budget: float | None = None) -> QueryResult:
+        """The query's rows. With a `budget`, PostgreSQL's cost estimate (cached per statement
+        and parameters) must not be over it: QueryTooExpensive, before anything runs."""
+        timeouts = self.timeouts
+        known = self.costs.known(query) if budget is not None else None
+        if known is not None and budget is not None:
+            within_budget(known, budget)  # a known refusal takes no connection
         try:
-            async with self.engine.connect() as conn:
-                raw = await conn.get_raw_connection()
-                connection: asyncpg.Connection = raw.driver_connection
-                started = time.perf_counter()
-                records = await connection.fetch(query.sql, *query.params)
-                if self.observe is not None:
-                    self.observe(time.perf_counter() - started)
+            # The last resort: each step below has a timeout of its own.
+            async with asyncio.timeout(timeouts.checkout_s + timeouts.query_s + timeouts.command_s):
+                async with self.engine.connect() as conn:
+                    raw = await conn.get_raw_connection()
+                    connection: asyncpg.Connection = raw.driver_connection
+                    try:
+                        if budget is not None and known is None:
+                            within_budget(await self.costs.cost(connection, query, timeouts.query_s), budget)
+                        started = time.perf_counter()
+                        records = await connection.fetch(query.sql, *query.params, timeout=timeouts.query_s)
+                    except TimeoutError:
+                        connection.terminate()  # the server is frozen or lost: drop it, now
+                        raise
+                    if self.observe is not None:
+                        self.observe(time.perf_counter() - started)
         except asyncpg.QueryCanceledError as exc:
             raise QueryTimeoutError("the query ran past the statement timeout") from exc
-        except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
-            raise ExecutionError(f"the database failed: {type(exc).__name__}") from exc
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise unavailable(exc, "the query did not run", timeouts) from exc
+            if isinstance(exc, asyncpg.PostgresError):
+                raise ExecutionError(f"the database failed: {type(exc).__name__}") from exc
+            raise
         return QueryResult(query.columns, records)
 
     async def scalar(self, sql: str) -> Any:
-        """The single value of a trusted query from a model file (a refresh rule)."""
+        """The single value of a trusted query from a model file (a refresh rule), within
+        the lookup timeout."""
         try:
-            async with self.engine.connect() as conn:
+            async with bounded(self.engine, self.timeouts, "a freshness check failed") as conn:
                 raw = await conn.get_raw_connection()
                 connection: asyncpg.Connection = raw.driver_connection
                 return await connection.fetchval(sql)
         except asyncpg.QueryCanceledError as exc:
             raise QueryTimeoutError("the refresh query ran past the statement timeout") from exc
-        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+        except asyncpg.PostgresError as exc:
             raise ExecutionError(f"the database failed: {type(exc).__name__}") from exc

@@ -88,10 +88,14 @@ class ModelResolvers:
         effective = self.authorizer.authorize(self.registry, raw.context.principal, query)
         compiled = self.service.compile(effective)
         shape = shape_of(selection.items, compiled.columns)
+        # Checked against PostgreSQL's estimate before a statement runs (not for cached results).
+        budget = self.authorizer.cost_budget(raw.context.principal)
         if self.caching is None or not self.caching.cache.enabled:
-            result = await self.service.executor.run(compiled)
+            result = await self.service.executor.run(compiled, budget)
             return ProjectedRows(rows_builder(shape)(result.rows))
-        body = await self._cached(model, compiled, shape, arguments.renew, raw.context, str(raw.path.key))
+        body = await self._cached(
+            model, compiled, shape, arguments.renew, raw.context, str(raw.path.key), budget
+        )
         return ProjectedRows(msgspec.Raw(body))
 
     async def _cached(
@@ -102,6 +106,7 @@ class ModelResolvers:
         renew: bool,
         context: RequestContext,
         response_key: str,
+        budget: float | None,
     ) -> bytes:
         assert self.caching is not None
         caching = self.caching
@@ -130,12 +135,14 @@ class ModelResolvers:
                 return cached.body
 
         async def fill() -> bytes:
-            result = await self.service.executor.run(compiled)
+            result = await self.service.executor.run(compiled, budget)
             body = _encode(rows_builder(shape)(result.rows))
             await caching.cache.set(key, Cached(body, as_of), ttl)
             return body
 
-        body = await caching.flights.run(key, fill, fresh=renew)
+        # One flight per budget too: a refusal under a small budget is not shared with a caller
+        # whose budget allows the query.
+        body = await caching.flights.run(f"{key}|{budget}", fill, fresh=renew)
         note["dataAsOf"] = _iso(as_of)
         return body
 

@@ -4,6 +4,10 @@
 5), keyed by the hash: a revocation made elsewhere takes effect within that time everywhere
 (at once in the process that revoked). `last_used_at` is written at most once every
 `touch_interval_s` (default 60) per token, never once per request.
+
+The lookup is bounded by `timeouts.lookup_s` (checkout included): a database that is down
+or frozen raises `DatabaseUnavailable` (the request gets 503 with Retry-After), never a
+hang nor a 500.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from api.auth.claims import check_attributes, check_roles, check_tenant
 from api.auth.errors import AuthenticationError
 from api.auth.token_format import PREFIX, checksum_ok, last_four, new_token, token_hash
 from authz.principal import AttributeValue, Principal
+from resolvers.database import DatabaseTimeouts, bounded
 
 __all__ = ["ApiTokenRecord", "ApiTokenStore", "checksum_ok", "new_token", "token_hash"]
 
@@ -115,8 +120,10 @@ class ApiTokenStore:
         touch_interval_s: float = DEFAULT_TOUCH_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
         max_cached: int = 10_000,
+        timeouts: DatabaseTimeouts | None = None,
     ) -> None:
         self.engine = engine
+        self.timeouts = timeouts or DatabaseTimeouts()
         self.cache_ttl_s = cache_ttl_s
         self.touch_interval_s = touch_interval_s
         self._clock = clock
@@ -193,7 +200,10 @@ class ApiTokenStore:
 
     async def _load(self, digest: bytes) -> tuple[Principal, _Cached]:
         query = select(*_RECORD, func.now().label("now")).where(api_tokens.c.token_hash == digest)
-        async with self.engine.begin() as conn:
+        async with (
+            bounded(self.engine, self.timeouts, "the API token could not be checked") as conn,
+            conn.begin(),
+        ):
             row = (await conn.execute(query)).one_or_none()
             if row is None:
                 raise AuthenticationError("the API token is not recognised")

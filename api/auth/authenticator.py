@@ -22,7 +22,8 @@ class Authenticator:
     def from_settings(cls, settings: Settings, engine: AsyncEngine) -> Authenticator:
         """Reads the key files (or creates the development secret) now: call it at start-up, so
         that a bad key configuration stops the server instead of failing every request."""
-        return cls(JwtVerifier(settings.auth, settings.data_dir), ApiTokenStore(engine))
+        tokens = ApiTokenStore(engine, timeouts=settings.database_timeouts)
+        return cls(JwtVerifier(settings.auth, settings.data_dir), tokens)
 
     async def authenticate(self, authorization_header: str | None) -> Principal:
         if authorization_header is None or not authorization_header.strip():

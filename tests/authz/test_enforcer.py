@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from authz.enforcer import PolicyEnforcer
 from authz.policy_store import DEFAULT_POLICY, read_policy_file
 from schema.registry import Registry
@@ -63,3 +65,31 @@ def test_decisions_row_rules_and_group_sizes_match_casbin(registry: Registry) ->
     assert enforcer.min_group_size(("enterprise_admin",), "elsewhere") == 5
     rules = enforcer.row_rules(("enterprise_admin",), "tenant-2", "courses")["enterprise_admin"]
     assert [(rule.column, rule.attribute) for rule in rules] == [("*", "*"), ("partner_id", "tenant")]
+
+
+def test_cost_budgets_per_role_tenant_and_default() -> None:
+    rules = [
+        *read_policy_file(DEFAULT_POLICY),
+        ("p4", "role:enterprise_admin", "acme-corp", "900"),  # a tenant line wins over "*"
+        ("p4", "role:enterprise_admin", "*", "300"),
+        ("p4", "role:enterprise_admin", "*", "400"),  # several lines: the largest
+        ("p4", "role:auditor", "*", "50"),
+        ("g", "role:chief_auditor", "role:auditor"),  # inherited
+    ]
+    enforcer = PolicyEnforcer(rules, version=1)
+    assert enforcer.cost_budget(("platform_admin",), "anyone", 10.0) == 50_000_000
+    assert enforcer.cost_budget(("partner_integration",), "anyone", 10.0) == 2_000_000
+    assert enforcer.cost_budget(("university_admin",), "anyone", 10.0) == 10.0  # no line: the default
+    assert enforcer.cost_budget(("university_admin",), "anyone", None) is None  # no budget at all
+    assert enforcer.cost_budget(("enterprise_admin",), "acme-corp", 10.0) == 900
+    assert enforcer.cost_budget(("enterprise_admin",), "other-corp", 10.0) == 400
+    assert enforcer.cost_budget(("chief_auditor",), "other-corp", 10.0) == 50
+    # Several roles: the most generous budget (an allowance, unlike the group size).
+    assert enforcer.cost_budget(("chief_auditor", "enterprise_admin"), "other-corp", 10.0) == 400
+    assert enforcer.cost_budget(("chief_auditor", "university_admin"), "other-corp", None) is None
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "lots", "inf", "nan"])
+def test_a_cost_budget_must_be_a_positive_number(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"p4|could not convert"):
+        PolicyEnforcer([("p4", "role:x", "*", bad)], version=1)

@@ -145,10 +145,10 @@ def _count_sql(app: Starlette) -> list[int]:
     calls = [0]
     run = executor.run
 
-    async def counting(query: Any) -> Any:
+    async def counting(query: Any, budget: float | None = None) -> Any:
         calls[0] += 1
         await asyncio.sleep(0.05)  # keep the flight open while the other requests arrive
-        return await run(query)
+        return await run(query, budget)
 
     executor.run = counting
     return calls

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import make_url
 
-from resolvers.errors import ExecutionError, QueryTimeoutError
+from resolvers.database import DatabaseTimeouts, DatabaseUnavailable
+from resolvers.errors import QueryTimeoutError
 from resolvers.executor import Executor, create_engine
 from resolvers.service import QueryService
 from schema.query import EffectiveQuery, SemanticQuery
@@ -23,8 +24,9 @@ measures:
 
 
 async def test_statement_timeout_cancels_the_query(database_url: str) -> None:
-    engine = create_engine(database_url, statement_timeout_ms=100)
-    service = QueryService(registry_from_texts({"slow.yml": SLOW}), Executor(engine))
+    timeouts = DatabaseTimeouts(statement_s=0.1)
+    engine = create_engine(database_url, timeouts)
+    service = QueryService(registry_from_texts({"slow.yml": SLOW}), Executor(engine, timeouts=timeouts))
     try:
         with pytest.raises(QueryTimeoutError) as caught:
             await service.run(EffectiveQuery(SemanticQuery("slow", measures=("count",))))
@@ -37,13 +39,15 @@ async def test_statement_timeout_cancels_the_query(database_url: str) -> None:
         await engine.dispose()
 
 
-async def test_unreachable_database_is_an_execution_error(database_url: str) -> None:
+async def test_unreachable_database_is_service_unavailable(database_url: str) -> None:
     url = make_url(database_url).set(host="127.0.0.1", port=1).render_as_string(hide_password=False)
-    engine = create_engine(url, statement_timeout_ms=1000, pool_timeout_s=1)
-    service = QueryService(registry_from_texts({"slow.yml": SLOW}), Executor(engine))
+    timeouts = DatabaseTimeouts(statement_s=1, pool_s=1)
+    engine = create_engine(url, timeouts)
+    service = QueryService(registry_from_texts({"slow.yml": SLOW}), Executor(engine, timeouts=timeouts))
     try:
-        with pytest.raises(ExecutionError) as caught:
+        with pytest.raises(DatabaseUnavailable) as caught:
             await service.run(EffectiveQuery(SemanticQuery("slow", measures=("count",))))
-        assert caught.value.code == "INTERNAL_SERVER_ERROR"
+        assert caught.value.code == "SERVICE_UNAVAILABLE"
+        assert "unreachable" in str(caught.value)
     finally:
         await engine.dispose()
