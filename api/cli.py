@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli_cache import cache_app
 from api.cli_database import with_engine
+from api.cli_models import models_app
 from api.cli_policies import policies_app
 from api.cli_tokens import dev_token, tokens_app
 from api.settings import Settings
@@ -24,6 +25,7 @@ console = Console()
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(policies_app, name="policies")
 app.add_typer(cache_app, name="cache")
+app.add_typer(models_app, name="models")
 app.command("dev-token")(dev_token)
 T = TypeVar("T")
 
