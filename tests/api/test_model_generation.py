@@ -48,7 +48,7 @@ insert into {SCHEMA}.orders
 insert into {SCHEMA}.order_items
     select o, l, 'product ' || (o * l % 9), (o * l % 50) / 4.0
     from generate_series(1, 300) o, generate_series(1, 1 + 300 % 3) l where l <= 1 + o % 3;
-"""
+"""  # noqa: S608 (a fixed schema name)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ async def test_generated_models_validate_against_the_database_and_answer_correct
                     select g2.order_id from g g2
                     where g2.region is not distinct from g.region and g2.month = g.month))
         from g group by region, month
-        """,
+        """,  # noqa: S608
     )
     assert_same(result.rows, expected, dims=2)
 
