@@ -7,12 +7,12 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli_cache import cache_app
 from api.cli_database import with_engine
 from api.cli_models import models_app
+from api.cli_output import FormatOption, OutputFormat, emit
 from api.cli_policies import policies_app
 from api.cli_tokens import dev_token, tokens_app
 from api.settings import Settings
@@ -30,19 +30,17 @@ app.command("dev-token")(dev_token)
 T = TypeVar("T")
 
 
-def _registry(models: Path | None, settings: Settings) -> Registry:
+def _registry(models: Path | None, settings: Settings, output: OutputFormat = OutputFormat.auto) -> Registry:
     try:
         return load_registry(models or settings.models_dir)
     except ModelValidationError as exc:
-        _print_issues(exc)
+        _print_issues(exc, output)
         raise typer.Exit(1) from None
 
 
-def _print_issues(error: ModelValidationError) -> None:
-    table = Table("file", "member", "problem", title=f"{len(error.issues)} problem(s)", title_justify="left")
-    for issue in error.issues:
-        table.add_row(issue.file, issue.member, issue.reason)
-    console.print(table)
+def _print_issues(error: ModelValidationError, output: OutputFormat = OutputFormat.auto) -> None:
+    rows = [(issue.file, issue.member, issue.reason) for issue in error.issues]
+    emit(("file", "member", "problem"), rows, output, title=f"{len(error.issues)} problem(s)")
 
 
 ModelsOption = Annotated[Path | None, typer.Option("--models", help="Folder of model files.")]
@@ -54,18 +52,22 @@ def validate(
     db: Annotated[
         bool, typer.Option("--db", help="Also check tables, columns and types in the database.")
     ] = False,
+    output: FormatOption = OutputFormat.auto,
 ) -> None:
     """Check the model files; report every problem at once."""
     settings = Settings.from_env()
-    registry = _registry(models, settings)
+    registry = _registry(models, settings, output)
     if db:
         from resolvers.model_check import check_database
 
         issues = with_engine(settings, lambda engine: check_database(registry, engine))
         if issues:
-            _print_issues(ModelValidationError(issues))
+            _print_issues(ModelValidationError(issues), output)
             raise typer.Exit(1)
     where = "files and database" if db else "files"
+    if output is OutputFormat.json:
+        emit(("file", "member", "problem"), [], output, extra={"models": len(registry.models)})
+        return
     console.print(f"[green]{len(registry.models)} models valid[/green] ({where}); version {registry.version}")
 
 
@@ -149,6 +151,7 @@ def query(
     timezone: str = "UTC",
     show_sql: Annotated[bool, typer.Option("--sql", help="Print the SQL and its parameters too.")] = False,
     models: ModelsOption = None,
+    output: FormatOption = OutputFormat.auto,
 ) -> None:
     """Run a semantic query against the warehouse and print the rows."""
     from resolvers.errors import QueryError
@@ -181,10 +184,7 @@ def query(
     except QueryError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    table = Table(*result.columns)
-    for row in result.rows:
-        table.add_row(*("∅" if value is None else str(value) for value in row))
-    console.print(table)
+    emit(result.columns, result.rows, output)
 
 
 SAMPLE_QUERY = (

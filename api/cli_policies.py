@@ -8,10 +8,10 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli_database import with_engine
+from api.cli_output import FormatOption, OutputFormat, emit
 from api.settings import Settings
 from authz.policy_store import DEFAULT_POLICY, PolicyStore
 
@@ -44,7 +44,7 @@ def seed(
 
 
 @policies_app.command("list")
-def list_rules() -> None:
+def list_rules(output: FormatOption = OutputFormat.auto) -> None:
     """Print the rules in force."""
 
     async def work(engine: AsyncEngine) -> tuple[list[tuple[str, ...]], int]:
@@ -52,15 +52,6 @@ def list_rules() -> None:
         return await store.rules(), await store.version()
 
     rules, version = _run(work)
-    table = Table(
-        "type",
-        "subject",
-        "domain",
-        "object",
-        "action / column",
-        "effect / attribute",
-        title=f"version {version}",
-    )
-    for rule in rules:
-        table.add_row(*rule, *([""] * (6 - len(rule))))
-    console.print(table)
+    columns = ("type", "subject", "domain", "object", "action / column", "effect / attribute")
+    rows = [(*rule, *([""] * (len(columns) - len(rule)))) for rule in rules]
+    emit(columns, rows, output, title=f"version {version}", extra={"version": version})

@@ -11,7 +11,6 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,6 +18,7 @@ from api.auth.api_tokens import ApiTokenRecord, ApiTokenStore
 from api.auth.claims import check_attributes
 from api.auth.jwt_verifier import mint_token
 from api.cli_database import with_engine
+from api.cli_output import FormatOption, OutputFormat, emit
 from api.settings import Settings, SettingsError
 from authz.names import InvalidNameError, check_name
 from authz.principal import AttributeValue
@@ -121,13 +121,14 @@ def create(
 @tokens_app.command("list")
 def list_tokens(
     tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's tokens.")] = None,
+    output: FormatOption = OutputFormat.auto,
 ) -> None:
     """List API tokens (never the tokens themselves: they are not stored)."""
     records = _with_store(lambda store: store.list(tenant))
-    table = Table("id", "name", "tenant", "roles", "created", "expires", "revoked", "last used", "token")
-    for record in records:
-        table.add_row(
-            str(record.id),
+    columns = ("id", "name", "tenant", "roles", "created", "expires", "revoked", "last used", "token")
+    rows = [
+        (
+            record.id,
             record.name,
             record.tenant,
             ", ".join(record.roles),
@@ -137,7 +138,9 @@ def list_tokens(
             _when(record.last_used_at, "never"),
             record.display,
         )
-    console.print(table)
+        for record in records
+    ]
+    emit(columns, rows, output)
 
 
 @tokens_app.command("revoke")

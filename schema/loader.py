@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,9 @@ from schema.spec import ModelSpec
 class LoadedModel:
     file: str
     spec: ModelSpec
+    # Members left out because their own shape is wrong ("measures.rate"): the rest of the
+    # model is still checked, so one run reports every problem.
+    removed: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -85,8 +88,39 @@ def load_text(text: str, file: str) -> tuple[LoadedModel | None, list[Issue]]:
     except ValidationError as exc:
         for error in exc.errors():
             issues.append(Issue(file, _location(error["loc"], name), error["msg"]))
-        return None, issues
+        salvaged = _salvage(data, exc)
+        return salvaged if salvaged is None else replace(salvaged, file=file), issues
     return LoadedModel(file, spec), issues
+
+
+_MEMBER_KINDS = ("dimensions", "measures", "joins", "segments")
+_OPTIONAL = frozenset({"title", "description", "learner_count", "refresh"})
+
+
+def _salvage(data: dict[Any, Any], error: ValidationError) -> LoadedModel | None:
+    """The model without the members whose shape is wrong, so that the rules can check
+    the rest in the same run; None when what is wrong is the model itself."""
+    data = {
+        key: dict(value) if key in _MEMBER_KINDS and isinstance(value, dict) else value
+        for key, value in data.items()
+    }
+    removed: set[str] = set()
+    for _ in range(3):  # a second pass catches errors hidden behind the first ones
+        for problem in error.errors():
+            loc = problem["loc"]
+            if len(loc) >= 2 and loc[0] in _MEMBER_KINDS and isinstance(data.get(loc[0]), dict):
+                data[str(loc[0])].pop(loc[1], None)
+                removed.add(f"{loc[0]}.{loc[1]}")
+            elif len(loc) >= 1 and loc[0] in _OPTIONAL:
+                data.pop(str(loc[0]), None)
+                removed.add(str(loc[0]))
+            else:
+                return None  # the model's own keys (name, table, key) are wrong
+        try:
+            return LoadedModel("", ModelSpec.model_validate(data), frozenset(removed))
+        except ValidationError as again:
+            error = again
+    return None
 
 
 def _declared_name(text: str, file: str) -> str:

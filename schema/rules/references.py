@@ -27,13 +27,13 @@ def _cycle_from(spec: ModelSpec, start: str) -> list[str] | None:
     return visit(start)
 
 
-def _measure_issues(spec: ModelSpec) -> list[tuple[str, str]]:
+def _measure_issues(spec: ModelSpec, removed: frozenset[str]) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     reported_cycles: set[frozenset[str]] = set()
     for name, measure in spec.measures.items():
         where = f"measures.{name}"
         for dependency in sorted(measure.dependencies()):
-            if dependency not in spec.measures:
+            if dependency not in spec.measures and f"measures.{dependency}" not in removed:
                 found.append((where, f"refers to {dependency!r}, which is not a measure of {spec.model}"))
         cycle = _cycle_from(spec, name)
         if cycle and frozenset(cycle) not in reported_cycles:
@@ -53,9 +53,9 @@ def check(loaded: Loaded) -> list[Issue]:
                 issues.append(
                     Issue(model.file, f"{spec.model}.joins.{name}", f"unknown model {join.model!r}")
                 )
-        for where, reason in _measure_issues(spec):
+        for where, reason in _measure_issues(spec, model.removed):
             issues.append(Issue(model.file, f"{spec.model}.{where}", reason))
-        if spec.learner_count is not None:
+        if spec.learner_count is not None and f"measures.{spec.learner_count}" not in model.removed:
             counter = spec.measures.get(spec.learner_count)
             if counter is None or counter.type not in ("count", "count_distinct"):
                 reason = f"{spec.learner_count!r} is not a count or count_distinct measure of {spec.model}"

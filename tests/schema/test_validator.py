@@ -203,3 +203,29 @@ def test_refresh_rules_and_learner_count() -> None:
     wrong = ENROLLMENTS.replace("primary_key: id", "primary_key: id\nlearner_count: completion_rate")
     issue = only_issue(with_enrollments(wrong))
     assert issue.member == "enrollments.learner_count" and "count_distinct" in issue.reason
+
+
+def test_shape_and_meaning_problems_are_reported_in_one_run() -> None:
+    """A measure of the wrong shape does not hide what else is wrong with the model."""
+    broken = (
+        ENROLLMENTS.replace("  count: {type: count}", "  count: {type: count}\n  typo: {type: summ, sql: x}")
+        .replace("numerator: completed", "numerator: complete")
+        .replace("model: courses, relationship", "model: coursez, relationship")
+    )
+    issues = issues_of(with_enrollments(broken))
+    reasons = {(issue.member, issue.reason.split(":")[0][:30]) for issue in issues}
+    assert ("enrollments.measures.typo.type", "Input should be 'count', 'coun") in reasons, issues
+    assert any(
+        i.member == "enrollments.measures.completion_rate" and "'complete'" in i.reason for i in issues
+    )
+    assert any(
+        i.member == "enrollments.joins.course" and "unknown model 'coursez'" in i.reason for i in issues
+    )
+
+
+def test_a_reference_to_a_member_of_the_wrong_shape_is_not_reported_twice() -> None:
+    broken = ENROLLMENTS.replace(
+        "  completed: {type: count, filter:", "  completed: {type: count, numerator: x, filter:"
+    )
+    issues = issues_of(with_enrollments(broken))
+    assert [i.member for i in issues] == ["enrollments.measures.completed"], issues
