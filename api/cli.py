@@ -14,6 +14,7 @@ from api.cli_database import with_engine
 from api.cli_models import models_app
 from api.cli_output import FormatOption, OutputFormat, emit
 from api.cli_policies import policies_app
+from api.cli_query import query
 from api.cli_tokens import dev_token, tokens_app
 from api.settings import Settings
 from schema.issues import ModelValidationError
@@ -26,6 +27,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(policies_app, name="policies")
 app.add_typer(cache_app, name="cache")
 app.add_typer(models_app, name="models")
+app.command("query")(query)
 app.command("dev-token")(dev_token)
 T = TypeVar("T")
 
@@ -102,89 +104,6 @@ def seed(
 
     counts = with_engine(settings, work, bulk=True)
     console.print(f"[green]seeded[/green] {sum(counts.values()):,} rows in {len(counts)} tables")
-
-
-def _dimension(text: str) -> Any:
-    from schema.query import DimensionRef
-    from schema.spec import GRANULARITIES
-
-    head, _, last = text.rpartition(".")
-    if head and last in GRANULARITIES:
-        return DimensionRef(head, last)
-    return DimensionRef(text)
-
-
-def _condition(text: str) -> Any:
-    from schema.query import FILTER_OPS, Condition
-
-    member, op, *rest = text.split(":", 2)
-    if op not in FILTER_OPS:
-        raise typer.BadParameter(f"{op!r} is not an operator; use one of {', '.join(FILTER_OPS)}")
-    values: tuple[Any, ...] = tuple(_scalar(v) for v in rest[0].split(",")) if rest else ()
-    return Condition(member, op, values)
-
-
-def _scalar(text: str) -> Any:
-    """Numbers and true/false as JSON; anything else (or "quoted") as text."""
-    import orjson
-
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
-    return value if isinstance(value, int | float | bool | str) else text
-
-
-@app.command()
-def query(
-    model: str,
-    measure: Annotated[list[str] | None, typer.Option("--measure", "-m")] = None,
-    dimension: Annotated[
-        list[str] | None, typer.Option("--dimension", "-d", help="e.g. course.subject or enrolled_at.month")
-    ] = None,
-    where: Annotated[
-        list[str] | None,
-        typer.Option("--where", "-w", help="member:op:value[,value], e.g. status:equals:active"),
-    ] = None,
-    segment: Annotated[list[str] | None, typer.Option("--segment", "-s")] = None,
-    limit: int = 20,
-    timezone: str = "UTC",
-    show_sql: Annotated[bool, typer.Option("--sql", help="Print the SQL and its parameters too.")] = False,
-    models: ModelsOption = None,
-    output: FormatOption = OutputFormat.auto,
-) -> None:
-    """Run a semantic query against the warehouse and print the rows."""
-    from resolvers.errors import QueryError
-    from resolvers.executor import Executor
-    from resolvers.service import QueryService
-    from schema.query import EffectiveQuery, SemanticQuery
-
-    settings = Settings.from_env()
-    registry = _registry(models, settings)
-    semantic = SemanticQuery(
-        model=model,
-        measures=tuple(measure or ()),
-        dimensions=tuple(_dimension(d) for d in dimension or ()),
-        filters=tuple(_condition(w) for w in where or ()),
-        segments=tuple(segment or ()),
-        limit=limit,
-        timezone=timezone,
-    )
-
-    async def work(engine: AsyncEngine) -> Any:
-        service = QueryService(registry, Executor(engine, timeouts=settings.database_timeouts))
-        compiled = service.compile(EffectiveQuery(semantic))
-        if show_sql:
-            console.print(compiled.sql, markup=False, highlight=False)
-            console.print(f"parameters: {list(compiled.params)}", markup=False)
-        return await service.executor.run(compiled)
-
-    try:
-        result = with_engine(settings, work)
-    except QueryError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    emit(result.columns, result.rows, output)
 
 
 SAMPLE_QUERY = (

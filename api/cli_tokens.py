@@ -62,7 +62,7 @@ def _duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match[2]]: int(match[1])})
 
 
-def _attributes(items: list[str] | None) -> dict[str, AttributeValue]:
+def parse_attributes(items: list[str] | None) -> dict[str, AttributeValue]:
     """key=value pairs; a value written as an integer (12, not 012) is an integer."""
     parsed: dict[str, AttributeValue] = {}
     for item in items or ():
@@ -98,7 +98,7 @@ def create(
 ) -> None:
     """Create an API token and print it (once: only its hash is stored)."""
     _names(tenant, role)
-    attributes = _attributes(attr)
+    attributes = parse_attributes(attr)
     expires_at = datetime.now(UTC) + _duration(expires_in) if expires_in else None
 
     async def work(store: ApiTokenStore) -> tuple[str, ApiTokenRecord]:
@@ -169,7 +169,7 @@ def dev_token(
             subject=subject,
             tenant=tenant,
             roles=role,
-            attrs=_attributes(attr),
+            attrs=parse_attributes(attr),
             expires_in_s=int(_duration(expires_in).total_seconds()),
         )
     except SettingsError as exc:

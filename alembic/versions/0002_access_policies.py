@@ -3,8 +3,11 @@
 The app polls `cohort.policy_version` and reloads the rules when it moves, so a policy
 edit takes effect within seconds, without a restart, and changes the cache keys.
 
+The first revision of Cohort's own chain: its state lives in the `cohort` schema (the
+version table too, `cohort.alembic_version`), apart from the warehouse's tables.
+
 Revision ID: 0002
-Revises: 0001
+Revises:
 Create Date: 2026-11-22
 """
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0002"
-down_revision = "0001"
+down_revision = None
 branch_labels = None
 depends_on = None
 

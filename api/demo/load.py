@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.demo.ddl import ensure_demo_tables
 from api.demo.generate import COLUMNS, TABLES, generate, planned_rows
 from api.demo.scales import Scale, get_scale
 
@@ -46,7 +47,9 @@ Advance = Callable[[str, int], None]
 async def seed_demo(
     engine: AsyncEngine, scale: str = "default", seed: int = 42, progress: bool = False
 ) -> dict[str, int]:
-    """Replace the rows of the warehouse tables with the demo data of (scale, seed).
+    """Replace the rows of the demo warehouse's tables with the demo data of (scale, seed),
+    creating the tables in an empty database first (`api/demo/ddl.py`); a database whose
+    tables of those names are not the demo's is refused (NotTheDemoError).
 
     One transaction: readers see either the old rows or all the new ones. Secondary
     indexes and foreign keys are dropped for the COPY and re-created (and re-checked)
@@ -65,6 +68,8 @@ async def seed_demo(
 async def is_seeded(engine: AsyncEngine) -> bool:
     """Whether the warehouse holds any data (any organization)."""
     async with engine.connect() as conn:
+        if await conn.scalar(text("select to_regclass('organizations')")) is None:
+            return False
         found = await conn.scalar(text("select exists (select from organizations)"))
     return bool(found)
 
@@ -72,6 +77,7 @@ async def is_seeded(engine: AsyncEngine) -> bool:
 async def _reload(driver: Any, spec: Scale, seed: int, advance: Advance) -> dict[str, int]:
     # Index builds at the large scale outlast the app's statement timeout.
     await driver.execute("set local statement_timeout = 0")
+    await ensure_demo_tables(driver, TABLES)
     structures = await driver.fetch(_SECONDARY_STRUCTURES, list(TABLES))
     await driver.execute(_TRUNCATE)
     for structure in structures:

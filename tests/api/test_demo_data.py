@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from api.demo.generate import COLUMNS, TABLES, generate, progress_percent
 from api.demo.load import is_seeded, seed_demo
 from api.demo.scales import get_scale
-from api.migrations import upgrade
 from tests.conftest import TEST_SCALE, TEST_SEED
 
 # sha256 over the per-table digests of ("tiny", seed 7). It only changes when the
@@ -316,7 +315,7 @@ STRUCTURE = text("""
 
 @pytest.fixture(scope="module")
 async def scratch_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A migrated, empty database next to the session's (which can create it)."""
+    """An empty database next to the session's (which can create it)."""
     name = f"cohort_test_{os.getpid()}_demo_load"
     admin = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
@@ -324,7 +323,6 @@ async def scratch_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         await conn.execute(text(f'create database "{name}"'))
     engine = create_async_engine(admin.url.set(database=name))
     try:
-        await upgrade(engine)
         yield engine
     finally:
         await engine.dispose()
@@ -339,18 +337,22 @@ async def structure(engine: AsyncEngine) -> list[str]:
 
 
 @pytest.mark.integration
-async def test_seed_demo_is_idempotent_and_keeps_the_schema(scratch_engine: AsyncEngine) -> None:
-    before = await structure(scratch_engine)
+async def test_seed_demo_creates_its_tables_then_is_idempotent_and_keeps_the_schema(
+    scratch_engine: AsyncEngine,
+) -> None:
+    assert await structure(scratch_engine) == [], "an empty database: the demo brings its own tables"
     assert not await is_seeded(scratch_engine)
     expected = generated_counts(TEST_SEED)
 
     first = await seed_demo(scratch_engine, scale=TEST_SCALE, seed=TEST_SEED)
+    created = await structure(scratch_engine)
     second = await seed_demo(scratch_engine, scale=TEST_SCALE, seed=TEST_SEED, progress=True)
 
     assert first == second == expected
     assert await database_counts(scratch_engine) == expected
     assert await is_seeded(scratch_engine)
-    assert await structure(scratch_engine) == before, "indexes and constraints are restored"
+    assert any("enrollments_partner_idx" in line for line in created)
+    assert await structure(scratch_engine) == created, "indexes and constraints are restored"
 
 
 @pytest.mark.integration

@@ -1,4 +1,6 @@
-"""Demo warehouse: a learning platform with university partners and enterprise customers.
+"""The demo warehouse's tables: a learning platform with university partners and
+enterprise customers. Created by the demo seeding (`cohort seed`, `make run`), never by
+`cohort migrate`: the demo is a warehouse like any other, not part of Cohort's state.
 
 Every fact row carries its tenant columns: partner_id (the university that owns the
 course) and enterprise_id (the company that sponsors the learner, NULL for open
@@ -6,22 +8,17 @@ learners). A distributed PostgreSQL can co-locate a tenant's rows on them.
 
 The big fact table, progress_events, has no foreign keys: it is bulk-loaded with COPY
 by the generator, which derives every reference from rows it wrote itself.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-22
 """
 
 from __future__ import annotations
 
-from alembic import op
+from typing import Any, Final
 
-revision = "0001"
-down_revision = None
-branch_labels = None
-depends_on = None
+# Seeding replaces every row of these tables: it only does so where this marker says
+# the tables are the demo's own, never in a warehouse that merely has a `courses` table.
+MARKER: Final = "cohort demo warehouse"
 
-_TABLES = """
+_TABLES: Final = """
 create table organizations (
     id          text primary key,
     name        text not null,
@@ -156,7 +153,7 @@ create table skill_scores (
 );
 """
 
-_INDEXES = """
+_INDEXES: Final = """
 create index enrollments_partner_idx on enrollments (partner_id, enrolled_at);
 create index enrollments_enterprise_idx on enrollments (enterprise_id, enrolled_at);
 create index enrollments_course_idx on enrollments (course_id);
@@ -175,23 +172,38 @@ create index courses_partner_idx on courses (partner_id);
 create index learners_enterprise_idx on learners (enterprise_id);
 """
 
-_DROP = """
-drop table if exists skill_scores, course_skills, skills, feedback, assessment_submissions,
-    assessments, progress_events, enrollments, learners, course_modules, courses,
-    instructors, organizations cascade;
-"""
+
+class NotTheDemoError(Exception):
+    """The database has tables named like the demo's that the demo did not create."""
 
 
-def _execute_each(script: str) -> None:
+def _statements(script: str) -> list[str]:
     # asyncpg prepares every statement, and a prepared statement holds one command.
-    for statement in script.split(";"):
-        if statement.strip():
-            op.execute(statement)
+    return [statement for statement in script.split(";") if statement.strip()]
 
 
-def upgrade() -> None:
-    _execute_each(_TABLES + _INDEXES)
-
-
-def downgrade() -> None:
-    _execute_each(_DROP)
+async def ensure_demo_tables(driver: Any, tables: tuple[str, ...]) -> bool:
+    """Create the demo tables if none exists (True), accept them if all are the demo's
+    (False); refuse a database that holds other tables of these names."""
+    rows = await driver.fetch(
+        "select t.name, obj_description(to_regclass(t.name), 'pg_class') as comment"
+        " from unnest($1::text[]) as t(name) where to_regclass(t.name) is not null",
+        list(tables),
+    )
+    if not rows:
+        for statement in _statements(_TABLES + _INDEXES):
+            await driver.execute(statement)
+        for table in tables:
+            await driver.execute(f"comment on table {table} is '{MARKER}'")
+        return True
+    foreign = sorted(row["name"] for row in rows if row["comment"] != MARKER)
+    missing = sorted(set(tables) - {row["name"] for row in rows})
+    if foreign or missing:
+        parts = [f"tables not made by the demo: {', '.join(foreign)}"] if foreign else []
+        parts += [f"missing: {', '.join(missing)}"] if missing else []
+        detail = "; ".join(parts)
+        raise NotTheDemoError(
+            f"this database is not an (empty or) demo warehouse ({detail}); seed the demo into a "
+            "database of its own"
+        )
+    return False
