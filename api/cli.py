@@ -30,6 +30,8 @@ app.add_typer(models_app, name="models")
 app.command("query")(query)
 app.command("dev-token")(dev_token)
 T = TypeVar("T")
+DEMO_MODELS = (Path(__file__).resolve().parents[1] / "schema" / "models").resolve()
+DEMO_PRINCIPAL = "a university admin of northbridge-university"
 
 
 def _registry(models: Path | None, settings: Settings, output: OutputFormat = OutputFormat.auto) -> Registry:
@@ -106,42 +108,20 @@ def seed(
     console.print(f"[green]seeded[/green] {sum(counts.values()):,} rows in {len(counts)} tables")
 
 
-SAMPLE_QUERY = (
-    "{ enrollments(orderBy: [{count: DESC}], limit: 5) "
-    "{ course { subject } count completionRate avgProgress } }"
-)
-
-
-def _serve(settings: Settings, services: Any) -> None:
+def _serve(settings: Settings, services: Any, registry: Registry) -> None:
     import os
-    import shlex
 
-    import orjson
-
+    from api.banner import banner
     from api.server import run_server
 
     # Workers are separate processes: they find the databases through the environment.
     os.environ["DATABASE_URL"] = services.database_url
     os.environ["REDIS_URL"] = services.redis_url
     base = f"http://{settings.host}:{settings.port}"
-    body = orjson.dumps({"query": SAMPLE_QUERY}).decode()
-    console.print(f"[green]Cohort[/green] on {base}")
-    if settings.graphiql:
-        console.print(f"  GraphiQL:  {base}/graphiql  (set the Authorization header in its Headers tab)")
-    console.print(f"  health:    {base}/readyz    metrics: {base}/metrics")
-    token = _demo_token(settings)
-    if token is not None:
-        console.print("  a 12-hour token for a university admin of northbridge-university:")
-        console.print(f"    export TOKEN={token}", markup=False, highlight=False, soft_wrap=True)
-        console.print("  (others: .venv/bin/cohort dev-token --tenant acme-corp --role enterprise_admin)")
-    console.print("  try:")
-    console.print(
-        f"    curl -s {base}/graphql -H 'content-type: application/json' -H \"authorization: Bearer $TOKEN\" "
-        f"-d {shlex.quote(body)}",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+    demo = settings.models_dir.resolve() == DEMO_MODELS
+    token = _demo_token(settings) if demo else None
+    for line in banner(base, registry, token, DEMO_PRINCIPAL, settings.graphiql):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     run_server(settings.host, settings.port, settings.workers)
 
 
@@ -165,11 +145,20 @@ def _demo_token(settings: Settings) -> str | None:
 @app.command()
 def serve() -> None:
     """Serve the GraphQL API (uses DATABASE_URL, or starts the embedded PostgreSQL)."""
+    from api.migrations import state_is_current
     from api.services import start_services
 
     settings = Settings.from_env()
-    _registry(None, settings)
-    _serve(settings, start_services(settings))
+    registry = _registry(None, settings)
+    services = start_services(settings)
+    if not with_engine(settings, state_is_current, services):
+        console.print(
+            "Cohort's own tables (schema cohort) are missing or older than this version: "
+            "run `cohort migrate` first (it creates only Cohort's schema, never warehouse tables)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    _serve(settings, services, registry)
 
 
 @app.command()
@@ -181,7 +170,7 @@ def run() -> None:
     from authz.policy_store import PolicyStore
 
     settings = Settings.from_env()
-    _registry(None, settings)
+    registry = _registry(None, settings)
 
     async def work(engine: AsyncEngine) -> None:
         await upgrade(engine)
@@ -193,7 +182,7 @@ def run() -> None:
 
     services = start_services(settings)
     with_engine(settings, work, services, bulk=True)
-    _serve(settings, services)
+    _serve(settings, services, registry)
 
 
 @app.command("export-schema")

@@ -22,3 +22,19 @@ def _upgrade(connection: Connection, revision: str) -> None:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade, revision)
+
+
+def _current(connection: Connection) -> tuple[set[str], set[str]]:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    context = MigrationContext.configure(connection, opts={"version_table_schema": "cohort"})
+    heads = set(ScriptDirectory.from_config(Config(str(_INI))).get_heads())
+    return set(context.get_current_heads()), heads
+
+
+async def state_is_current(engine: AsyncEngine) -> bool:
+    """Whether Cohort's state tables exist and are at the newest revision."""
+    async with engine.connect() as conn:
+        current, heads = await conn.run_sync(_current)
+    return current == heads

@@ -21,6 +21,7 @@ from api.app import create_app
 from api.reload import ModelWatcher
 from api.settings import Settings
 from schema.registry import Registry
+from schema.validator import load_registry
 from tests.resolvers.oracle import oracle
 from tests.serving import serving
 
@@ -387,10 +388,12 @@ async def test_model_watcher_applies_valid_changes_and_keeps_the_old_registry(
     models: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     applied: list[Registry] = []
-    watcher = ModelWatcher(models, applied.append, interval_s=60)
+    watcher = ModelWatcher(models, applied.append, interval_s=60, current=load_registry(models))
     assert watcher.check() is False and applied == []
     add_measure(models / "enrollments.yml", NEW_MEASURE)
-    assert watcher.check() is True
+    with caplog.at_level(logging.INFO, logger="cohort.reload"):
+        assert watcher.check() is True
+    assert f"models reloaded: version {applied[-1].version} (changed enrollments)" in caplog.text
     assert "avg_days_to_complete" in applied[-1].model("enrollments").measures
     assert watcher.check() is False  # nothing changed since
     enrollments = (models / "enrollments.yml").read_text()

@@ -4,6 +4,7 @@ the old single chain (demo tables and state in one) upgrades in place."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 
@@ -11,11 +12,13 @@ import pytest
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from typer.testing import CliRunner
 
+from api.cli import app
 from api.demo.ddl import NotTheDemoError
 from api.demo.load import seed_demo
 from api.demo.tables import TABLES
-from api.migrations import upgrade
+from api.migrations import state_is_current, upgrade
 from authz.policy_store import PolicyStore
 from tests.conftest import TEST_SCALE, TEST_SEED
 
@@ -123,3 +126,14 @@ def test_the_state_chain_has_no_demo_revision() -> None:
     revisions = {script.revision: script for script in scripts.walk_revisions()}
     assert "0001" not in revisions
     assert [r for r, script in revisions.items() if script.down_revision is None] == ["0002"]
+
+
+async def test_serve_stops_with_one_clear_message_when_the_state_is_missing(blank: AsyncEngine) -> None:
+    assert not await state_is_current(blank)
+    url = blank.url.render_as_string(hide_password=False)
+    env = {"DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["serve"], env=env)
+    assert result.exit_code == 1
+    assert "run `cohort migrate` first" in result.output and "Traceback" not in result.output
+    await upgrade(blank)
+    assert await state_is_current(blank)
