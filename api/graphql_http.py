@@ -152,7 +152,7 @@ class GraphQLEndpoint:
                 raise _Rejected(429, message, rate_headers, "RATE_LIMITED")
             query, variables, name = _checked(await _params(request, self.limits), self.limits)
             runtime: Runtime = state.runtime
-            prepared = runtime.documents.prepare(query)
+            prepared = await runtime.documents.prepare(query)
             operation = prepared.operation(name)
             if operation is not None and operation.name is not None:
                 name = operation.name.value
