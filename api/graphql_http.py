@@ -24,7 +24,7 @@ from api.auth.authenticator import Authenticator
 from api.auth.errors import AuthenticationError
 from api.documents import Prepared
 from api.errors import format_error, request_error
-from api.limits import Limits
+from api.limits import Limits, variables_problem
 from api.metrics import Metrics
 from api.rate_limit import principal_key
 from api.runtime import Runtime
@@ -116,6 +116,8 @@ def _checked(params: dict[str, Any], limits: Limits) -> tuple[str, dict[str, Any
         raise _Rejected(400, f"the document is longer than {limits.max_document_chars} characters")
     if variables is not None and not isinstance(variables, dict):
         raise _Rejected(400, "`variables` must be an object")
+    if variables and (problem := variables_problem(variables, limits)):
+        raise _Rejected(400, problem)
     if name is not None and not isinstance(name, str):
         raise _Rejected(400, "`operationName` must be a string")
     return query, variables, name

@@ -80,6 +80,8 @@ def _number(member: str, value: FilterValue) -> int | float:
         raise QueryError(f"filter on {member!r} expects a number, got {type(value).__name__}")
     if isinstance(value, float) and not math.isfinite(value):
         raise QueryError(f"filter on {member!r} expects a finite number")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:  # bound as a bigint
+        raise QueryError(f"filter on {member!r}: {value} is out of range for a 64-bit integer")
     return value
 
 
