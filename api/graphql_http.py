@@ -73,7 +73,7 @@ def _accepted(accept: str | None) -> str | None:
 
 async def _body(request: Request, limits: Limits) -> bytes:
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
+    if length is not None and length.isascii() and length.isdigit() and int(length) > limits.max_body_bytes:
         raise _Rejected(413, f"the request body is larger than {limits.max_body_bytes} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():

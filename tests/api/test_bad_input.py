@@ -272,3 +272,15 @@ def test_integers_beyond_bigint_are_bad_input() -> None:
     for value in (2**63, -(2**63) - 1, 10**30):
         with pytest.raises(QueryError, match="64-bit"):
             check_values("progress", "number", "equals", (value,))
+
+
+async def test_a_content_length_of_other_digits_is_not_an_error(client: httpx.AsyncClient) -> None:
+    """`"²".isdigit()` is true and `int("²")` fails: headers are Latin-1 text."""
+    body = b'{"query": "{ enrollments { count } }"}'
+    for length in ("\xb2", "\xb9\xb3"):
+        response = await client.post(
+            "/graphql",
+            content=body,
+            headers={"content-type": "application/json", "content-length": length.encode("latin-1")},
+        )
+        assert response.status_code in (200, 400), response.text
