@@ -2,9 +2,10 @@
 
 - Requests: POST with a JSON body only (so a browser form cannot post a query: its
   content types get 415), or GET with query parameters for queries only (405 otherwise).
-- Responses: `application/graphql-response+json` when the client accepts it, with 4xx
-  for requests that fail before execution; `application/json` (always 200 once the
-  request is well-formed) for older clients; 406 when neither is acceptable.
+- Responses: `application/graphql-response+json` when the client asks for it by name, with
+  4xx for requests that fail before execution; `application/json` (always 200 once the
+  request is well-formed) for older clients, `*/*` and no Accept; 406 when neither is
+  acceptable.
 """
 
 from __future__ import annotations
@@ -48,11 +49,19 @@ class _Rejected(Exception):
 
 
 def _accepted(accept: str | None) -> str | None:
-    """The response media type for an Accept header (none given means JSON)."""
-    if not accept:
+    """The response media type for an Accept header.
+
+    Each of the two types takes the quality of its most specific range (the type itself,
+    else `application/*`, else `*/*`). No header, or only wildcards, means JSON, as the
+    GraphQL-over-HTTP specification recommends for clients that did not ask for
+    `application/graphql-response+json` by name; on a tie between named types the first
+    listed wins."""
+    if not accept or not accept.strip():
         return JSON
-    ranked: list[tuple[float, str]] = []
-    for part in accept.split(","):
+    named: dict[str, tuple[float, int]] = {}
+    wildcards: dict[str, float] = {}
+    parts = accept.split(",")
+    for position, part in enumerate(parts):
         media, *params = (p.strip() for p in part.split(";"))
         quality = 1.0
         for param in params:
@@ -61,14 +70,21 @@ def _accepted(accept: str | None) -> str | None:
                     quality = float(param[2:])
                 except ValueError:
                     quality = 0.0
-        if quality > 0:
-            ranked.append((quality, media.lower()))
-    for _, media in sorted(ranked, key=lambda item: -item[0]):
-        if media in (GRAPHQL_RESPONSE, "application/*", "*/*"):
-            return GRAPHQL_RESPONSE
-        if media == JSON:
-            return JSON
-    return None
+        if not 0.0 <= quality <= 1.0:  # NaN too
+            quality = 0.0
+        media = media.lower()
+        if media in (GRAPHQL_RESPONSE, JSON):
+            named.setdefault(media, (quality, position))
+        elif media in ("application/*", "*/*"):
+            wildcards.setdefault(media, quality)
+    wildcard = wildcards.get("application/*", wildcards.get("*/*", 0.0))
+    ranked = sorted(
+        (named.get(media, (wildcard, len(parts) + order)), media)
+        for order, media in enumerate((JSON, GRAPHQL_RESPONSE))
+    )
+    ranked.sort(key=lambda item: -item[0][0])  # stable: among equal qualities, the position decides
+    (quality, _), media = ranked[0]
+    return media if quality > 0 else None
 
 
 async def _body(request: Request, limits: Limits) -> bytes:
