@@ -177,3 +177,15 @@ async def test_depth_and_alias_limits_are_validation_failures(client: httpx.Asyn
         assert response.status_code == 400, response.text
         (error,) = errors_of(response)
         assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED" and word in error["message"]
+
+
+async def test_many_overlapping_fragments_are_still_valid(client: httpx.AsyncClient) -> None:
+    """The lowered comparison budget leaves room for fragment-heavy clients: 40 fragments
+    spread side by side, overlapping in every field."""
+    fields = "count learners course { subject title partner { name } } enrolledAt { month }"
+    fragments = " ".join(f"fragment F{i} on Enrollments {{ {fields} }}" for i in range(40))
+    document = "{ enrollments { " + " ".join(f"...F{i}" for i in range(40)) + " } } " + fragments
+    once = await client.post("/graphql", json={"query": "{ enrollments { " + fields + " } }"})
+    response = await client.post("/graphql", json={"query": document})
+    assert response.status_code == 200, response.text
+    assert response.json() == once.json() and "errors" not in once.json()
