@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from graphql import (
@@ -81,7 +82,9 @@ class DocumentCache:
         if not limits.introspection:
             self.rules.append(NoSchemaIntrospectionCustomRule)
         self._documents: OrderedDict[str, Prepared] = OrderedDict()
-        self._workers = asyncio.Semaphore(WORKERS)
+        # Its own threads: at most WORKERS documents at a time, and a request that is cancelled
+        # while its document waits takes the document out of the queue.
+        self._workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="cohort-documents")
 
     async def prepare(self, text: str) -> Prepared:
         """The document for `text`: from the cache, else parsed and validated off the loop."""
@@ -89,8 +92,7 @@ class DocumentCache:
         if prepared is not None:
             self._documents.move_to_end(text)
             return prepared
-        async with self._workers:
-            prepared = await asyncio.to_thread(self._prepare, text)
+        prepared = await asyncio.get_running_loop().run_in_executor(self._workers, self._prepare, text)
         self._documents[text] = prepared
         if len(self._documents) > self.size:
             self._documents.popitem(last=False)

@@ -6,6 +6,7 @@ document being validated does not hold up other requests."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from types import SimpleNamespace
 from typing import Any
 
@@ -189,3 +190,50 @@ async def test_many_overlapping_fragments_are_still_valid(client: httpx.AsyncCli
     response = await client.post("/graphql", json={"query": document})
     assert response.status_code == 200, response.text
     assert response.json() == once.json() and "errors" not in once.json()
+
+
+async def test_documents_are_prepared_two_at_a_time_and_cancelled_ones_dropped(registry: Registry) -> None:
+    """The worker threads are bounded; a document whose request went away while it waited
+    is never validated."""
+    from api.documents import WORKERS, DocumentCache, Prepared
+    from api.limits import Limits
+    from schema.graphql_types import build_schema
+
+    release, started = threading.Event(), threading.Semaphore(0)
+    running, prepared, peak = [0], [], [0]
+    lock = threading.Lock()
+
+    class Blocking(DocumentCache):
+        def _prepare(self, text: str) -> Prepared:
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+                prepared.append(text)
+            started.release()
+            release.wait(10)
+            with lock:
+                running[0] -= 1
+            return super()._prepare(text)
+
+    schema = build_schema(registry, lambda *_args, **_kwargs: None)._schema
+    cache = Blocking(schema, Limits())
+    busy = [
+        asyncio.create_task(cache.prepare(f"{{ enrollments {{ count }} }} # {i}")) for i in range(WORKERS)
+    ]
+    for _ in range(WORKERS):
+        await asyncio.to_thread(started.acquire, True, 10)
+    # a request that goes away while its document is validated does not free the thread early
+    busy[0].cancel()
+    later = asyncio.create_task(cache.prepare("{ enrollments { avgProgress } }"))
+    # one that goes away while its document waits takes it out of the queue
+    waiting = asyncio.create_task(cache.prepare("{ enrollments { learners } }"))
+    await asyncio.sleep(0.1)
+    waiting.cancel()
+    assert prepared == [f"{{ enrollments {{ count }} }} # {i}" for i in range(WORKERS)]
+    release.set()
+    assert (await busy[1]).validation_errors == ()
+    assert (await later).validation_errors == ()
+    assert peak[0] == WORKERS == 2
+    assert "{ enrollments { learners } }" not in prepared
+    # and the next document is prepared as usual
+    assert (await cache.prepare("{ enrollments { courses } }")).document is not None
