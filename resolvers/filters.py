@@ -72,8 +72,7 @@ def _like(values: tuple[Checked, ...], prefix: str, suffix: str) -> ColumnElemen
     """ILIKE patterns, `%`, `_` and the escape character (PostgreSQL's default, a backslash)
     escaped so that they match themselves."""
     patterns = [
-        prefix + str(v).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + suffix
-        for v in values
+        prefix + str(v).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + suffix for v in values
     ]
     return sa.any_(_array(patterns))
 
