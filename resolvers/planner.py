@@ -41,7 +41,7 @@ MAX_OFFSET = 10_000_000
 MAX_LABEL = 63  # PostgreSQL truncates longer identifiers
 
 
-MAX_BOUND_VALUES = 10_000  # PostgreSQL takes at most 32,767 parameters in one statement
+MAX_BOUND_VALUES = 10_000  # each is checked, and repr'd into the cache key, on the event loop
 MAX_TIMEZONE_CHARS = 64
 
 

@@ -107,7 +107,7 @@ async def test_times_just_inside_the_range_work(client: httpx.AsyncClient) -> No
 
 
 async def test_bound_values_are_capped_per_query(client: httpx.AsyncClient) -> None:
-    """33 x 1,000 values would be over PostgreSQL's 32,767 parameters per statement."""
+    """33 x 1,000 values (once over PostgreSQL's 32,767 parameters a statement) are refused."""
     ors = [{"progress": {"in": list(range(1_000))}} for _ in range(33)]
     assert "values" in bad_input(await post(client, COUNT, {"w": {"OR": ors}}))
     # under the variables' cap, over the query's: the planner counts every condition
