@@ -40,8 +40,8 @@ WORKERS = 2
 OVERLAP_BUDGET = 50_000
 _ABORTED = "Validation aborted."
 TOO_COMPLEX = (
-    "the document is too complex to validate: too many fields share a response name"
-    " (merge repeated fields, or give them aliases)"
+    "the document is too complex to validate: too many fields share a response name (merge"
+    " repeated fields, or give them aliases), or fragments nest too deeply"
 )
 
 
