@@ -24,6 +24,10 @@ console = Console()
 def flush(model: Annotated[str | None, typer.Option(help="Only this model's results.")] = None) -> None:
     """Delete cached results (of one model, or all)."""
     from api.services import start_services
+    from schema.spec import is_name
+
+    if model is not None and not is_name(model):  # `*`, `?` or `[` would match other models' keys
+        raise typer.BadParameter(f"{model!r} is not a model name", param_hint="--model")
 
     settings = Settings.from_env()
     services = start_services(settings)

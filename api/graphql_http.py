@@ -2,9 +2,10 @@
 
 - Requests: POST with a JSON body only (so a browser form cannot post a query: its
   content types get 415), or GET with query parameters for queries only (405 otherwise).
-- Responses: `application/graphql-response+json` when the client accepts it, with 4xx
-  for requests that fail before execution; `application/json` (always 200 once the
-  request is well-formed) for older clients; 406 when neither is acceptable.
+- Responses: `application/graphql-response+json` when the client asks for it by name, with
+  4xx for requests that fail before execution; `application/json` (always 200 once the
+  request is well-formed) for older clients, `*/*` and no Accept; 406 when neither is
+  acceptable.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from api.auth.authenticator import Authenticator
 from api.auth.errors import AuthenticationError
 from api.documents import Prepared
 from api.errors import format_error, request_error
-from api.limits import Limits
+from api.limits import Limits, variables_problem
 from api.metrics import Metrics
 from api.rate_limit import principal_key
 from api.runtime import Runtime
@@ -49,11 +50,19 @@ class _Rejected(Exception):
 
 
 def _accepted(accept: str | None) -> str | None:
-    """The response media type for an Accept header (none given means JSON)."""
-    if not accept:
+    """The response media type for an Accept header.
+
+    Each of the two types takes the quality of its most specific range (the type itself,
+    else `application/*`, else `*/*`). No header, or only wildcards, means JSON, as the
+    GraphQL-over-HTTP specification recommends for clients that did not ask for
+    `application/graphql-response+json` by name; on a tie between named types the first
+    listed wins."""
+    if not accept or not accept.strip():
         return JSON
-    ranked: list[tuple[float, str]] = []
-    for part in accept.split(","):
+    named: dict[str, tuple[float, int]] = {}
+    wildcards: dict[str, float] = {}
+    parts = accept.split(",")
+    for position, part in enumerate(parts):
         media, *params = (p.strip() for p in part.split(";"))
         quality = 1.0
         for param in params:
@@ -62,19 +71,26 @@ def _accepted(accept: str | None) -> str | None:
                     quality = float(param[2:])
                 except ValueError:
                     quality = 0.0
-        if quality > 0:
-            ranked.append((quality, media.lower()))
-    for _, media in sorted(ranked, key=lambda item: -item[0]):
-        if media in (GRAPHQL_RESPONSE, "application/*", "*/*"):
-            return GRAPHQL_RESPONSE
-        if media == JSON:
-            return JSON
-    return None
+        if not 0.0 <= quality <= 1.0:  # NaN too
+            quality = 0.0
+        media = media.lower()
+        if media in (GRAPHQL_RESPONSE, JSON):
+            named.setdefault(media, (quality, position))
+        elif media in ("application/*", "*/*"):
+            wildcards.setdefault(media, quality)
+    wildcard = wildcards.get("application/*", wildcards.get("*/*", 0.0))
+    ranked = sorted(
+        (named.get(media, (wildcard, len(parts) + order)), media)
+        for order, media in enumerate((JSON, GRAPHQL_RESPONSE))
+    )
+    ranked.sort(key=lambda item: -item[0][0])  # stable: among equal qualities, the position decides
+    (quality, _), media = ranked[0]
+    return media if quality > 0 else None
 
 
 async def _body(request: Request, limits: Limits) -> bytes:
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
+    if length is not None and length.isascii() and length.isdigit() and int(length) > limits.max_body_bytes:
         raise _Rejected(413, f"the request body is larger than {limits.max_body_bytes} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -117,6 +133,8 @@ def _checked(params: dict[str, Any], limits: Limits) -> tuple[str, dict[str, Any
         raise _Rejected(400, f"the document is longer than {limits.max_document_chars} characters")
     if variables is not None and not isinstance(variables, dict):
         raise _Rejected(400, "`variables` must be an object")
+    if variables and (problem := variables_problem(variables, limits)):
+        raise _Rejected(400, problem)
     if name is not None and not isinstance(name, str):
         raise _Rejected(400, "`operationName` must be a string")
     return query, variables, name
@@ -153,7 +171,7 @@ class GraphQLEndpoint:
                 raise _Rejected(429, message, rate_headers, "RATE_LIMITED")
             query, variables, name = _checked(await _params(request, self.limits), self.limits)
             runtime: Runtime = state.runtime
-            prepared = runtime.documents.prepare(query)
+            prepared = await runtime.documents.prepare(query)
             operation = prepared.operation(name)
             if operation is not None and operation.name is not None:
                 name = operation.name.value

@@ -16,7 +16,7 @@ class InvalidNameError(ValueError):
 
 
 def check_name(value: str, what: str) -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):  # `$` would allow a final newline
         raise InvalidNameError(f"invalid {what} name {value!r}: use lowercase letters, digits, '-' and '_'")
     return value
 

@@ -60,18 +60,27 @@ def _conditions(member: str, filter_input: Any) -> list[Filter]:
     return conditions
 
 
-def where_filters(registry: Registry, model: str, where: Any, prefix: str = "") -> list[Filter]:
+MAX_FILTER_DEPTH = 16  # where objects inside where objects: AND / OR items and joined models
+
+
+def where_filters(
+    registry: Registry, model: str, where: Any, prefix: str = "", depth: int = 0
+) -> list[Filter]:
     """`where: {status: {equals: "x"}, course: {subject: {in: [...]}}, OR: [...]}` as filters."""
     if where is None or where is UNSET:
         return []
+    if depth > MAX_FILTER_DEPTH:
+        raise QueryError(f"where nests more than {MAX_FILTER_DEPTH} levels (AND, OR and joined models)")
     spec = registry.model(model)
     filters: list[Filter] = []
     for name, value in _given(where):
         if name in ("and_", "or_"):
-            groups = tuple(And(tuple(where_filters(registry, model, item, prefix))) for item in value)
+            groups = tuple(
+                And(tuple(where_filters(registry, model, item, prefix, depth + 1))) for item in value
+            )
             filters.append(And(groups) if name == "and_" else Or(groups))
         elif name in spec.joins:
-            filters += where_filters(registry, spec.joins[name].model, value, f"{prefix}{name}.")
+            filters += where_filters(registry, spec.joins[name].model, value, f"{prefix}{name}.", depth + 1)
         else:
             filters += _conditions(prefix + name, value)
     return filters

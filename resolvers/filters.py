@@ -1,4 +1,12 @@
-"""Filter conditions as SQL, every client value a bound parameter."""
+"""Filter conditions as SQL, every client value a bound parameter.
+
+A list of values (`in`, `notIn`, `contains`, `startsWith`, `endsWith`) is one array
+parameter (`= ANY ($1::VARCHAR[])`), not one parameter per value: building and compiling a
+bind parameter costs tens of microseconds on the event loop (1,000 `contains` values took
+0.4 s, 10,000 naive times 3 s), and PostgreSQL takes at most 32,767 parameters a statement.
+Naive times are read in the query's time zone by PostgreSQL:
+`IN (SELECT timezone($tz, unnest($1::TIMESTAMP[])))`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
 from resolvers.plan import PlannedCondition, PlannedDimension, PlannedFilter, PlannedGroup, PlannedMeasure
@@ -35,8 +44,37 @@ class _Binder:
             return sa.func.timezone(self.timezone, sa.literal(moment, sa.DateTime()))
         return sa.literal(value, _TYPES[type(value)])
 
+    def times(self, expr: ColumnElement[Any], values: tuple[Checked, ...]) -> ColumnElement[bool]:
+        """`expr` is one of these times: aware ones as one array, naive ones as another."""
+        moments = [v.value for v in values if isinstance(v, TimeValue)]
+        aware = [moment for moment in moments if moment.tzinfo is not None]
+        naive = [moment for moment in moments if moment.tzinfo is None]
+        parts = []
+        if aware:
+            parts.append(expr == sa.any_(sa.literal(aware, ARRAY(sa.DateTime(timezone=True)))))
+        if naive:
+            local = sa.func.unnest(sa.literal(naive, ARRAY(sa.DateTime())))
+            parts.append(expr.in_(sa.select(sa.func.timezone(self.timezone, local))))
+        return sa.or_(*parts)
+
 
 _DAY = timedelta(days=1)
+
+
+def _array(values: tuple[Checked, ...] | list[str]) -> ColumnElement[Any]:
+    """The values as one array parameter of their common type (ints among floats: floats)."""
+    kinds = {type(value) for value in values}
+    element = _TYPES[float] if kinds == {int, float} else _TYPES[kinds.pop()]
+    return sa.literal(list(values), ARRAY(element))
+
+
+def _like(values: tuple[Checked, ...], prefix: str, suffix: str) -> ColumnElement[Any]:
+    """ILIKE patterns, `%`, `_` and the escape character (PostgreSQL's default, a backslash)
+    escaped so that they match themselves."""
+    patterns = [
+        prefix + str(v).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + suffix for v in values
+    ]
+    return sa.any_(_array(patterns))
 
 
 def _time_range(expr: ColumnElement[Any], cond: PlannedCondition, bind: _Binder) -> ColumnElement[bool]:
@@ -58,10 +96,14 @@ def _condition(expr: ColumnElement[Any], cond: PlannedCondition, bind: _Binder) 
             return expr == bind(values[0])
         case "notEquals":  # like Cube: rows where the member is NULL also differ
             return sa.or_(expr != bind(values[0]), expr.is_(None))
+        case "in" if isinstance(values[0], TimeValue):
+            return bind.times(expr, values)
+        case "notIn" if isinstance(values[0], TimeValue):
+            return sa.or_(sa.not_(bind.times(expr, values)), expr.is_(None))
         case "in":
-            return expr.in_([bind(v) for v in values])
+            return expr == sa.any_(_array(values))
         case "notIn":
-            return sa.or_(expr.not_in([bind(v) for v in values]), expr.is_(None))
+            return sa.or_(expr != sa.all_(_array(values)), expr.is_(None))
         case "gt":
             return expr > bind(values[0])
         case "gte":
@@ -71,11 +113,11 @@ def _condition(expr: ColumnElement[Any], cond: PlannedCondition, bind: _Binder) 
         case "lte":
             return expr <= bind(values[0])
         case "contains":
-            return sa.or_(*(expr.icontains(v, autoescape=True) for v in values))
+            return expr.ilike(_like(values, "%", "%"))
         case "startsWith":
-            return sa.or_(*(expr.istartswith(v, autoescape=True) for v in values))
+            return expr.ilike(_like(values, "", "%"))
         case "endsWith":
-            return sa.or_(*(expr.iendswith(v, autoescape=True) for v in values))
+            return expr.ilike(_like(values, "%", ""))
         case "set":
             return expr.is_not(None)
         case "notSet":

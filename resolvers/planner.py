@@ -6,8 +6,9 @@ QueryError here, before any SQL exists.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from resolvers.errors import QueryError
 from resolvers.plan import (
@@ -40,11 +41,33 @@ MAX_OFFSET = 10_000_000
 MAX_LABEL = 63  # PostgreSQL truncates longer identifiers
 
 
+MAX_BOUND_VALUES = 10_000  # each is checked, and repr'd into the cache key, on the event loop
+MAX_TIMEZONE_CHARS = 64
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    """IANA zone names: only names from this list reach ZoneInfo and PostgreSQL (a folder such
+    as `Europe`, a file such as `zone.tab` or `right/UTC` would fail there, not here)."""
+    return frozenset(available_timezones())
+
+
 def _timezone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise QueryError(f"unknown timezone {name!r}; use an IANA name such as Europe/London") from None
+    if len(name) > MAX_TIMEZONE_CHARS or name not in _zones():
+        shown = name if len(name) <= MAX_TIMEZONE_CHARS else name[:MAX_TIMEZONE_CHARS] + "..."
+        raise QueryError(f"unknown timezone {shown!r}; use an IANA name such as Europe/London")
+    return ZoneInfo(name)
+
+
+def _bound_values(filters: list[PlannedFilter]) -> int:
+    count, pending = 0, list(filters)
+    while pending:
+        item = pending.pop()
+        if isinstance(item, PlannedGroup):
+            pending.extend(item.items)
+        else:
+            count += len(item.values)
+    return count
 
 
 class _Planner:
@@ -171,6 +194,11 @@ def plan(registry: Registry, effective: EffectiveQuery) -> Plan:
 
     filters = [planner.condition(item, hidden_ok=False) for item in query.filters]
     filters += [planner.condition(item, hidden_ok=True) for item in effective.mandatory_filters]
+    bound = _bound_values(filters)
+    if bound > MAX_BOUND_VALUES:
+        raise QueryError(
+            f"the filters hold {bound:,} values in all; a query takes at most {MAX_BOUND_VALUES:,}"
+        )
     segments = []
     for member in query.segments:
         node, name = planner.walk(member)

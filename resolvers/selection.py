@@ -168,13 +168,21 @@ class _Walk:
         return include is None or bool(include["if"])
 
     def fields(self, nodes: list[FieldNode]) -> dict[str, list[FieldNode]]:
-        collected: dict[str, list[FieldNode]] = {}
+        """The subfields of `nodes` (one response key's fields) by response key.
+
+        As in GraphQL's CollectSubfields, a fragment is collected once for all of `nodes`,
+        and a field node once however often it is reached: otherwise fields repeated at
+        every level (`course { ...C } course { ...C }`) would multiply the work by their
+        count at each level.
+        """
+        collected: dict[str, dict[int, FieldNode]] = {}
+        seen: set[str] = set()
         for node in nodes:
             if node.selection_set is not None:
-                for field in self._collect(node.selection_set, set()):
+                for field in self._collect(node.selection_set, seen):
                     key = field.alias.value if field.alias else field.name.value
-                    collected.setdefault(key, []).append(field)
-        return collected
+                    collected.setdefault(key, {}).setdefault(id(field), field)
+        return {key: list(found.values()) for key, found in collected.items()}
 
     def _collect(self, selection_set: SelectionSetNode, seen: set[str]) -> Iterator[FieldNode]:
         for selection in selection_set.selections:

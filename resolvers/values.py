@@ -73,6 +73,11 @@ def _string(member: str, value: FilterValue) -> str:
         raise QueryError(f"filter on {member!r} expects text, got {type(value).__name__}")
     if "\x00" in value:
         raise QueryError(f"filter on {member!r}: text cannot contain the NUL character")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate such as "\ud800": not UTF-8
+            raise QueryError(f"filter on {member!r}: text must be valid Unicode") from None
     return value
 
 
@@ -81,6 +86,8 @@ def _number(member: str, value: FilterValue) -> int | float:
         raise QueryError(f"filter on {member!r} expects a number, got {type(value).__name__}")
     if isinstance(value, float) and not math.isfinite(value):
         raise QueryError(f"filter on {member!r} expects a finite number")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:  # bound as a bigint
+        raise QueryError(f"filter on {member!r}: {value} is out of range for a 64-bit integer")
     return value
 
 
@@ -90,21 +97,42 @@ def _boolean(member: str, value: FilterValue) -> bool:
     return value
 
 
+# A day inside either end of Python's calendar: a value here can be moved by a day (the end
+# of a date-only value) and by any UTC offset (up to 24 hours) without overflowing.
+EARLIEST, LATEST = date(1, 1, 2), date(9999, 12, 29)
+
+
+def _shown(value: FilterValue) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _in_range(member: str, value: FilterValue, checked: TimeValue) -> TimeValue:
+    if not EARLIEST <= checked.value.date() <= LATEST:
+        raise QueryError(
+            f"filter on {member!r}: {_shown(value)} is out of range; dates run from {EARLIEST} to {LATEST}"
+        )
+    return checked
+
+
 def parse_time(member: str, value: FilterValue) -> TimeValue:
     if isinstance(value, datetime):
-        return TimeValue(value, whole_day=False)
+        return _in_range(member, value, TimeValue(value, whole_day=False))
     if isinstance(value, date):
-        return TimeValue(datetime.combine(value, time()), whole_day=True)
+        return _in_range(member, value, TimeValue(datetime.combine(value, time()), whole_day=True))
     if isinstance(value, str):
         text = value.strip()
         try:
             if len(text) == 10:
-                return TimeValue(datetime.combine(date.fromisoformat(text), time()), whole_day=True)
-            return TimeValue(datetime.fromisoformat(text.replace("Z", "+00:00")), whole_day=False)
+                checked = TimeValue(datetime.combine(date.fromisoformat(text), time()), whole_day=True)
+            else:
+                checked = TimeValue(datetime.fromisoformat(text.replace("Z", "+00:00")), whole_day=False)
         except ValueError:
             pass
+        else:
+            return _in_range(member, value, checked)
     raise QueryError(
-        f"filter on {member!r} expects a date (YYYY-MM-DD) or an ISO 8601 date-time, got {value!r}"
+        f"filter on {member!r} expects a date (YYYY-MM-DD) or an ISO 8601 date-time, got {_shown(value)}"
     )
 
 

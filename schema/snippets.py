@@ -43,7 +43,7 @@ def placeholders(sql: str) -> set[str]:
 
 
 def is_column(sql: str) -> bool:
-    return _COLUMN.match(sql) is not None
+    return _COLUMN.fullmatch(sql) is not None
 
 
 def member_sql(sql: str | None, default_column: str) -> tuple[Part, ...]:

@@ -159,4 +159,4 @@ class ModelSpec(_Spec):
 
 
 def is_name(text: str) -> bool:
-    return _NAME.match(text) is not None
+    return _NAME.fullmatch(text) is not None  # `$` alone would allow a final newline

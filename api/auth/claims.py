@@ -22,7 +22,7 @@ _SUBJECT = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces or contro
 
 
 def check_subject(value: Any) -> str:
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_SUBJECT or not _SUBJECT.match(value):
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_SUBJECT or not _SUBJECT.fullmatch(value):
         raise ValueError("invalid sub claim: 1 to 255 printable ASCII characters, no spaces")
     return value
 
@@ -58,7 +58,7 @@ def check_attributes(value: Any) -> dict[str, AttributeValue]:
         raise ValueError(f"at most {MAX_ATTRIBUTES} attributes")
     checked: dict[str, AttributeValue] = {}
     for key, item in value.items():
-        if not isinstance(key, str) or not _ATTRIBUTE_KEY.match(key):
+        if not isinstance(key, str) or not _ATTRIBUTE_KEY.fullmatch(key):
             raise ValueError("attribute names use lowercase letters, digits and '_'")
         # bool is an int subclass: true/false are not attribute values.
         if isinstance(item, bool) or not isinstance(item, int | str):

@@ -238,8 +238,16 @@ async def test_legacy_json_is_200_even_for_invalid_documents(client: httpx.Async
     "accept, expected",
     [
         (None, JSON),
-        ("*/*", GRAPHQL_RESPONSE),
-        ("application/*", GRAPHQL_RESPONSE),
+        ("", JSON),
+        ("*/*", JSON),  # as the GraphQL-over-HTTP specification recommends
+        ("application/*", JSON),
+        ("text/html, */*;q=0.8", JSON),
+        ("*/*;q=0.5, application/graphql-response+json", GRAPHQL_RESPONSE),
+        ("application/graphql-response+json;q=0, */*", JSON),
+        ("application/json;q=0, */*", GRAPHQL_RESPONSE),
+        ("application/graphql-response+json, application/json", GRAPHQL_RESPONSE),
+        ("application/json, application/graphql-response+json", JSON),
+        ("application/json;q=nan, application/graphql-response+json;q=0.2", GRAPHQL_RESPONSE),
         ("application/json", JSON),
         ("application/graphql-response+json", GRAPHQL_RESPONSE),
         ("application/graphql-response+json, application/json;q=0.9", GRAPHQL_RESPONSE),
