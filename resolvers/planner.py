@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from resolvers.errors import QueryError
 from resolvers.plan import (
