@@ -189,7 +189,7 @@ async def test_lone_surrogates_are_bad_input(client: httpx.AsyncClient) -> None:
     decodes bytes that are not UTF-8 as lone surrogates), so the value check refuses them."""
     assert "JSON" in bad_input(await post(client, COUNT, {"w": {"status": {"equals": "a\ud800"}}}))
     with pytest.raises(QueryError, match="valid Unicode"):
-        check_values("status", "string", "in", ("ok", "a\udcff"))
+        check_values("status", "string", "in", ("ok", "a\udcff"), UTC)
     response = await post(client, '{ enrollments(where: {status: {equals: "\\ud800"}}) { count } }')
     assert response.status_code == 400
     assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["GRAPHQL_PARSE_FAILED"]
@@ -268,10 +268,10 @@ async def test_random_filter_values_never_fail_internally(
 
 def test_integers_beyond_bigint_are_bad_input() -> None:
     """GraphQL's Int is 32 bits; the command line and token attributes are not."""
-    assert check_values("progress", "number", "in", (2**63 - 1, -(2**63))) == (2**63 - 1, -(2**63))
+    assert check_values("progress", "number", "in", (2**63 - 1, -(2**63)), UTC) == (2**63 - 1, -(2**63))
     for value in (2**63, -(2**63) - 1, 10**30):
         with pytest.raises(QueryError, match="64-bit"):
-            check_values("progress", "number", "equals", (value,))
+            check_values("progress", "number", "equals", (value,), UTC)
 
 
 async def test_a_content_length_of_other_digits_is_not_an_error(client: httpx.AsyncClient) -> None:
