@@ -12,6 +12,7 @@ The result is an EffectiveQuery; a refusal is AccessDenied, and is audited.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -172,21 +173,28 @@ class _Decision:
 
     def _condition(self, joins: tuple[str, ...], model: ModelSpec, rule: RowRule) -> Condition | None:
         """`column = <principal's attribute>` on this node, or None if the principal
-        has no such attribute (the role then grants nothing here)."""
+        has no such attribute (the role then grants nothing here). The value takes the
+        column's type: a tenant `3` against an integer column is the number 3; a text
+        column gets the value as text, case kept."""
         if rule.attribute == "tenant":
-            value: str | int = self.principal.tenant
+            found: str | int | None = self.principal.tenant
         elif rule.attribute.startswith("attrs."):
             found = self.principal.attributes.get(rule.attribute.removeprefix("attrs."))
-            if found is None:
-                return None
-            value = found
         else:
+            return None
+        if found is None:
             return None
         steps, name = walk(self.registry, model, rule.column)
         dimension = steps[-1].model.dimensions.get(name)
-        if dimension is None or (dimension.type == "number") != isinstance(value, int):
+        where = f"{model.model}.{rule.column}"
+        if dimension is None:
+            raise self._deny(f"the policy's row filter {where} is not a dimension", "rows")
+        value = _typed(found, dimension.type)
+        if value is None:
             raise self._deny(
-                f"the policy's row filter {model.model}.{rule.column} does not fit the principal", "rows"
+                f"the policy's row filter {where} is a {dimension.type} column; "
+                f"the principal's {rule.attribute} ({found!r}) is not one",
+                "rows",
             )
         return Condition(".".join((*joins, rule.column)), "equals", (value,))
 
@@ -199,3 +207,17 @@ class _Decision:
             for joins, model in self.nodes.items()
             if model.learner_count is not None
         ]
+
+
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
+def _typed(value: str | int, column_type: str) -> str | int | None:
+    """The principal's value as the column's type, or None if it cannot be one."""
+    if column_type == "number":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return int(value) if isinstance(value, str) and _INTEGER.fullmatch(value) else None
+    if column_type == "string":
+        return str(value)
+    return None

@@ -89,8 +89,35 @@ def _time_range(expr: ColumnElement[Any], cond: PlannedCondition, bind: _Binder)
     return sa.and_(expr >= bind(start), upper)
 
 
+def _text_condition(expr: ColumnElement[Any], cond: PlannedCondition) -> ColumnElement[bool] | None:
+    """Equality on a string dimension, with parameters PostgreSQL types from the column: a
+    text dimension may be stored as uuid, citext or an enum, which a `$1::VARCHAR` would not
+    compare with. Patterns compare the column's text."""
+    op, values = cond.op, cond.values
+    untyped = sa.types.NullType()
+    column = sa.type_coerce(expr, untyped)  # so that the parameter is not given the column's type
+    match op:
+        case "equals":
+            return column == sa.literal(values[0], untyped)
+        case "notEquals":
+            return sa.or_(column != sa.literal(values[0], untyped), expr.is_(None))
+        case "in":
+            return column == sa.any_(sa.literal(list(values), untyped))
+        case "notIn":
+            return sa.or_(column != sa.all_(sa.literal(list(values), untyped)), expr.is_(None))
+        case "contains" | "startsWith" | "endsWith":
+            text = sa.cast(expr, sa.Text())
+            prefix, suffix = {"contains": ("%", "%"), "startsWith": ("", "%"), "endsWith": ("%", "")}[op]
+            return text.ilike(_like(values, prefix, suffix))
+    return None
+
+
 def _condition(expr: ColumnElement[Any], cond: PlannedCondition, bind: _Binder) -> ColumnElement[bool]:
     op, values = cond.op, cond.values
+    if isinstance(cond.target, PlannedDimension) and cond.target.spec.type == "string":
+        text = _text_condition(expr, cond)
+        if text is not None:
+            return text
     match op:
         case "equals":
             return expr == bind(values[0])

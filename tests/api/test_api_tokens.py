@@ -354,7 +354,7 @@ async def test_cli_create_list_revoke(cli_env: None, engine: AsyncEngine) -> Non
     [
         ["--role", "partner-api", "--name", "x", "--expires-in", "5y"],
         ["--role", "partner-api", "--name", "x", "--expires-in", "0d"],
-        ["--role", "Partner", "--name", "x"],
+        ["--role", "part ner", "--name", "x"],
         ["--role", "partner-api", "--name", "x", "--attr", "novalue"],
         ["--role", "partner-api", "--name", "x", "--attr", "Bad-Key=1"],
         ["--name", "x"],

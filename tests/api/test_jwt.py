@@ -258,7 +258,7 @@ def test_claim_checks(hs_verifier: JwtVerifier, overrides: dict[str, Any], reaso
         {"roles": "instructor"},
         {"roles": []},
         {"roles": [1]},
-        {"roles": ["Instructor"]},
+        {"roles": ["instructor,admin"]},
         {"roles": ["role:admin"]},
         {"roles": {"instructor": True}},
         {"tenant": "acme,*"},
@@ -285,7 +285,7 @@ def test_claim_checks(hs_verifier: JwtVerifier, overrides: dict[str, Any], reaso
 )
 def test_invalid_claim_values_are_invalid_tokens(hs_verifier: JwtVerifier, overrides: dict[str, Any]) -> None:
     error = rejected(hs_verifier, hs256(claims(**overrides)))
-    for value in ("acme,*", "a:b", "Instructor", "role:admin", "has space", "yesterday"):
+    for value in ("acme,*", "a:b", "role:admin", "has space", "yesterday"):
         assert value not in error.reason  # values from the token are never echoed
 
 

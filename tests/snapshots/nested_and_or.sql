@@ -1,6 +1,6 @@
 SELECT count(enrollments.id) AS count 
 FROM enrollments AS enrollments 
-WHERE (enrollments.status = $1::VARCHAR AND enrollments.grade >= $2::BIGINT OR enrollments.progress < $3::BIGINT) AND enrollments.enrolled_at >= timezone($4::VARCHAR, $5::TIMESTAMP WITHOUT TIME ZONE) AND enrollments.completed_at < $6::TIMESTAMP WITH TIME ZONE ORDER BY count DESC NULLS LAST 
+WHERE (enrollments.status = $1 AND enrollments.grade >= $2::BIGINT OR enrollments.progress < $3::BIGINT) AND enrollments.enrolled_at >= timezone($4::VARCHAR, $5::TIMESTAMP WITHOUT TIME ZONE) AND enrollments.completed_at < $6::TIMESTAMP WITH TIME ZONE ORDER BY count DESC NULLS LAST 
  LIMIT $7::INTEGER
 
 -- columns: count

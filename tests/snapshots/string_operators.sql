@@ -1,6 +1,6 @@
 SELECT count(learners.id) AS count 
 FROM learners AS learners LEFT OUTER JOIN organizations AS enterprise ON learners.enterprise_id = enterprise.id 
-WHERE learners.full_name ILIKE ANY ($1::VARCHAR[]) AND learners.email ILIKE ANY ($2::VARCHAR[]) AND (learners.country != ALL ($3::VARCHAR[]) OR learners.country IS NULL) AND (enterprise.name != $4::VARCHAR OR enterprise.name IS NULL) AND enterprise.kind IS NOT NULL ORDER BY count DESC NULLS LAST 
+WHERE CAST(learners.full_name AS TEXT) ILIKE ANY ($1::VARCHAR[]) AND CAST(learners.email AS TEXT) ILIKE ANY ($2::VARCHAR[]) AND (learners.country != ALL ($3) OR learners.country IS NULL) AND (enterprise.name != $4 OR enterprise.name IS NULL) AND enterprise.kind IS NOT NULL ORDER BY count DESC NULLS LAST 
  LIMIT $5::INTEGER
 
 -- columns: count
