@@ -91,8 +91,10 @@ def _warehouse_identity(database_url: str) -> str:
     return f"{url.host or url.query.get('host', '')}:{url.port or ''}/{url.database or ''}"
 
 
-def create_app(settings: Settings, database_url: str) -> Starlette:
-    """The ASGI app. `database_url` is resolved by the caller (real or embedded server)."""
+def create_app(settings: Settings, database_url: str, state_database_url: str | None = None) -> Starlette:
+    """The ASGI app. `database_url` (the warehouse) is resolved by the caller (real or
+    embedded server); Cohort's own state is in `state_database_url` when it is set apart, so
+    that the warehouse connection can be a role that may only read."""
     metrics = Metrics()
 
     @contextlib.asynccontextmanager
@@ -103,8 +105,13 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             database_url, timeouts, pool_size=settings.pool_size, max_overflow=settings.pool_max_overflow
         )
         executor = Executor(engine, observe=metrics.observe_sql, timeouts=timeouts)
-        authenticator = Authenticator.from_settings(settings, engine)
-        store = PolicyStore(engine, timeout_s=timeouts.lookup_s)
+        state_engine = (
+            create_engine(state_database_url, timeouts, pool_size=settings.pool_size)
+            if state_database_url and state_database_url != database_url
+            else engine
+        )
+        authenticator = Authenticator.from_settings(settings, state_engine)
+        store = PolicyStore(state_engine, timeout_s=timeouts.lookup_s)
         try:
             policies = PolicyHolder(store, await store.load())
         except Exception:  # no database yet: deny everything until the policy can be read
@@ -143,7 +150,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         app.state.cohort = state
         tasks = []
         if settings.reload_interval_s > 0:
-            watcher = ModelWatcher(settings.models_dir, state.apply, settings.reload_interval_s)
+            watcher = ModelWatcher(settings.models_dir, state.apply, settings.reload_interval_s, registry)
             tasks.append(watcher.run())
         if settings.policy_reload_interval_s > 0:
             tasks.append(policies.watch(settings.policy_reload_interval_s))
@@ -156,6 +163,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
+            if state_engine is not engine:
+                await state_engine.dispose()
 
     routes: list[BaseRoute] = [
         Route("/graphql", GraphQLEndpoint(settings.limits, metrics).handle, methods=["GET", "POST"]),
@@ -176,4 +185,5 @@ def app_from_env() -> Starlette:
     settings = Settings.from_env()
     if settings.database_url is None:
         raise RuntimeError("DATABASE_URL is not set; start the server with `cohort serve` or `make run`")
-    return create_app(settings, asyncpg_url(settings.database_url))
+    state = asyncpg_url(settings.state_database_url) if settings.state_database_url else None
+    return create_app(settings, asyncpg_url(settings.database_url), state)

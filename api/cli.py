@@ -80,7 +80,7 @@ def migrate() -> None:
     """Apply the database migrations."""
     from api.migrations import upgrade
 
-    with_engine(Settings.from_env(), upgrade, bulk=True)
+    with_engine(Settings.from_env(), upgrade, bulk=True, state=True)
     console.print("[green]migrated[/green]")
 
 
@@ -116,6 +116,7 @@ def _serve(settings: Settings, services: Any, registry: Registry) -> None:
 
     # Workers are separate processes: they find the databases through the environment.
     os.environ["DATABASE_URL"] = services.database_url
+    os.environ["COHORT_STATE_DATABASE_URL"] = services.state_database_url
     os.environ["REDIS_URL"] = services.redis_url
     base = f"http://{settings.host}:{settings.port}"
     demo = settings.models_dir.resolve() == DEMO_MODELS
@@ -151,7 +152,7 @@ def serve() -> None:
     settings = Settings.from_env()
     registry = _registry(None, settings)
     services = start_services(settings)
-    if not with_engine(settings, state_is_current, services):
+    if not with_engine(settings, state_is_current, services, state=True):
         console.print(
             "Cohort's own tables (schema cohort) are missing or older than this version: "
             "run `cohort migrate` first (it creates only Cohort's schema, never warehouse tables)",
@@ -172,16 +173,19 @@ def run() -> None:
     settings = Settings.from_env()
     registry = _registry(None, settings)
 
-    async def work(engine: AsyncEngine) -> None:
-        await upgrade(engine)
+    async def warehouse(engine: AsyncEngine) -> None:
         if not await is_seeded(engine):
             console.print(f"seeding the demo warehouse ({settings.demo_scale} scale)...")
             await seed_demo(engine, scale=settings.demo_scale, seed=settings.demo_seed, progress=True)
+
+    async def state(engine: AsyncEngine) -> None:
+        await upgrade(engine)
         if await PolicyStore(engine).seed():
             console.print("loaded the demo access policy (authz/policies/default.csv)")
 
     services = start_services(settings)
-    with_engine(settings, work, services, bulk=True)
+    with_engine(settings, state, services, bulk=True, state=True)
+    with_engine(settings, warehouse, services, bulk=True)
     _serve(settings, services, registry)
 
 

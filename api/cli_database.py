@@ -24,17 +24,20 @@ def with_engine(
     services: Any = None,
     *,
     bulk: bool = False,
+    state: bool = False,
 ) -> T:
     """Start (or find) the databases, run `work` on an engine, and clean up. The engine has
     the app's timeouts (a command gives up on a database that is down or frozen); `bulk`
-    (loading the demo warehouse) lifts the per-command timeout, connecting stays bounded."""
+    (loading the demo warehouse) lifts the per-command timeout, connecting stays bounded.
+    `state`: Cohort's own database (COHORT_STATE_DATABASE_URL) rather than the warehouse."""
     from api.services import start_services
     from resolvers.executor import create_engine
 
     services = services or start_services(settings)
 
     async def main() -> T:
-        engine = create_engine(services.database_url, settings.database_timeouts, bulk=bulk)
+        url = services.state_database_url if state else services.database_url
+        engine = create_engine(url, settings.database_timeouts, bulk=bulk)
         try:
             return await work(engine)
         finally:

@@ -21,7 +21,7 @@ T = TypeVar("T")
 
 
 def _run(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    return with_engine(Settings.from_env(), work)
+    return with_engine(Settings.from_env(), work, state=True)
 
 
 @policies_app.command()

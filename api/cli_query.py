@@ -76,6 +76,7 @@ def query(
     from api.cli import _registry
     from authz.audit import Audit
     from authz.authorizer import Authorizer
+    from authz.enforcer import PolicyEnforcer
     from authz.errors import AccessDenied
     from authz.policy_store import PolicyStore
     from authz.principal import Principal
@@ -97,14 +98,22 @@ def query(
         timezone=timezone,
     )
 
-    async def work(engine: AsyncEngine) -> Any:
-        effective = EffectiveQuery(semantic)
-        if tenant is not None and role:
-            enforcer = await PolicyStore(engine).load()
-            principal = Principal("user:cli", tenant, tuple(role), parse_attributes(attr))
+    async def load_policy(engine: AsyncEngine) -> PolicyEnforcer:
+        return await PolicyStore(engine).load()
+
+    effective = EffectiveQuery(semantic)
+    if tenant is not None and role:
+        enforcer = with_engine(settings, load_policy, state=True)
+        principal = Principal("user:cli", tenant, tuple(role), parse_attributes(attr))
+        try:
             effective = Authorizer(lambda: enforcer, Audit()).authorize(registry, principal, semantic)
-        else:
-            console.print("[yellow]as the data team: no access control applies[/yellow]")
+        except AccessDenied as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    else:
+        console.print("[yellow]as the data team: no access control applies[/yellow]")
+
+    async def work(engine: AsyncEngine) -> Any:
         service = QueryService(registry, Executor(engine, timeouts=settings.database_timeouts))
         compiled = service.compile(effective)
         if show_sql:

@@ -52,7 +52,7 @@ def _with_store(work: Callable[[ApiTokenStore], Awaitable[T]]) -> T:
                 raise typer.Exit(1) from None
             raise
 
-    return with_engine(Settings.from_env(), on_engine)
+    return with_engine(Settings.from_env(), on_engine, state=True)
 
 
 def _duration(text: str) -> timedelta:

@@ -16,9 +16,13 @@ from api.settings import Settings
 
 @dataclass
 class Services:
-    database_url: str
+    database_url: str  # the warehouse
     redis_url: str
+    state_database_url: str = ""  # Cohort's own state: the warehouse's database unless set apart
     _handles: list[Any] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.state_database_url = self.state_database_url or self.database_url
 
     def close(self) -> None:
         for handle in reversed(self._handles):
@@ -65,4 +69,5 @@ def start_services(settings: Settings) -> Services:
     if redis_url is None:
         redis_url, rl = _embedded_redis(settings.data_dir)
         handles.append(rl)
-    return Services(asyncpg_url(database_url), redis_url, handles)
+    state = asyncpg_url(settings.state_database_url) if settings.state_database_url else ""
+    return Services(asyncpg_url(database_url), redis_url, state, handles)

@@ -67,6 +67,8 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str | None
+    # Cohort's own state (policies, tokens, ...) apart from the warehouse; default: the same.
+    state_database_url: str | None
     redis_url: str | None
     data_dir: Path
     models_dir: Path
@@ -110,6 +112,7 @@ class Settings:
         env = os.environ if env is None else env
         return cls(
             database_url=env.get("DATABASE_URL") or None,
+            state_database_url=env.get("COHORT_STATE_DATABASE_URL") or None,
             redis_url=env.get("REDIS_URL") or None,
             data_dir=Path(env.get("COHORT_DATA_DIR") or _ROOT / ".data"),
             models_dir=Path(env.get("COHORT_MODELS_DIR") or _ROOT / "schema" / "models"),

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from resolvers.compiler import CompiledQuery
 from resolvers.cost import CostEstimates, within_budget
 from resolvers.database import DatabaseTimeouts, DatabaseUnavailable, bounded, is_unavailable, unavailable
-from resolvers.errors import ExecutionError, QueryTimeoutError
+from resolvers.errors import ExecutionError, QueryError, QueryTimeoutError
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,10 @@ class Executor:
                         self.observe(time.perf_counter() - started)
         except asyncpg.QueryCanceledError as exc:
             raise QueryTimeoutError("the query ran past the statement timeout") from exc
+        except asyncpg.InvalidTextRepresentationError as exc:
+            # A client value that the column's own type refuses (`not-a-uuid` for a uuid
+            # column bound untyped): the message names the type and the client's value only.
+            raise QueryError(f"a filter value does not fit its column: {exc.args[0]}") from exc
         except DatabaseUnavailable:
             raise
         except Exception as exc:

@@ -16,9 +16,12 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 @contextlib.asynccontextmanager
 async def serving(
-    settings: Settings, database_url: str, headers: dict[str, str] | None = None
+    settings: Settings,
+    database_url: str,
+    headers: dict[str, str] | None = None,
+    state_database_url: str | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, database_url)
+    app = create_app(settings, database_url, state_database_url)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
