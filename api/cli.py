@@ -123,7 +123,10 @@ def _serve(settings: Settings, services: Any, registry: Registry) -> None:
     token = _demo_token(settings) if demo else None
     for line in banner(base, registry, token, DEMO_PRINCIPAL, settings.graphiql):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
-    run_server(settings.host, settings.port, settings.workers)
+    try:
+        run_server(settings.host, settings.port, settings.workers)
+    finally:
+        services.close()  # the embedded PostgreSQL and Redis stop with the server
 
 
 def _demo_token(settings: Settings) -> str | None:

