@@ -171,7 +171,8 @@ async def test_the_walk_through(
         )
         expected = await oracle(
             warehouse_engine,
-            "select c.kind, count(*), sum(o.amount)::float8 from orders o join courses c on c.id = o.course_id"
+            "select c.kind, count(*), sum(o.amount)::float8"
+            " from orders o join courses c on c.id = o.course_id"
             " where o.restaurant_id = 3 group by 1 order by 1",
         )
         assert got == [tuple(row) for row in expected]
@@ -185,13 +186,16 @@ async def test_the_walk_through(
         rows = response.json()["data"]["deliveries"]
         expected = await oracle(
             warehouse_engine,
-            "select to_char(date_trunc('month', o.ordered_at at time zone 'UTC'), 'YYYY-MM-DD\"T\"HH24:MI:SS'),"
+            "select to_char(date_trunc('month', o.ordered_at at time zone 'UTC'),"
+            " 'YYYY-MM-DD\"T\"HH24:MI:SS'),"
             " count(*), count(*) filter (where d.minutes > 45),"
             " (count(*) filter (where d.minutes > 45))::float8 / count(*)"
             " from deliveries d join orders o on o.id = d.order_id where d.region_code = 'NORTH'"
             " group by 1 order by 1",
         )
-        got_rows = sorted((r["order"]["orderedAt"]["month"], r["count"], r["late"], r["lateRate"]) for r in rows)
+        got_rows = sorted(
+            (r["order"]["orderedAt"]["month"], r["count"], r["late"], r["lateRate"]) for r in rows
+        )
         assert got_rows == [tuple(row) for row in expected]
 
         # A tenant of another kind sees nothing of the first's (and a lower-case code is another tenant).
