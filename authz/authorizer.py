@@ -117,9 +117,11 @@ class _Decision:
             if self._decide(model, "read") != "allow":
                 raise self._deny(f"you may not read {model}", "model")
         masked = self._masked()
+        self.row_masks: dict[tuple[str, ...], Filter] = {}
         filters = self._row_filters()
         filters += self._suppression()
-        return EffectiveQuery(self.query, tuple(filters), frozenset(masked))
+        masks = tuple((".".join(joins), scope) for joins, scope in sorted(self.row_masks.items()))
+        return EffectiveQuery(self.query, tuple(filters), frozenset(masked), masks)
 
     def _masked(self) -> set[str]:
         masked: set[str] = set()
@@ -157,6 +159,13 @@ class _Decision:
                 return None  # this role sees every row of the model
             through_parent = any(rule.column == "-" for rule in rules)
             if through_parent and joins and any(joins[:depth] in filtered for depth in range(len(joins))):
+                if any(rule.attribute == "masked" for rule in rules):
+                    # Rows kept (they are the filtered parent's), members masked outside the
+                    # role's own scope: another tenant's organization is not this role's data.
+                    scope = [self._condition(joins, model, r) for r in rules if r.column not in ("*", "-")]
+                    if not scope or any(condition is None for condition in scope):
+                        raise self._deny(f"the policy masks {model.model} without a scope to show", "rows")
+                    self.row_masks[joins] = And(tuple(c for c in scope if c is not None))
                 return None  # reached through a filtered model: its rows are already scoped
             conditions = [
                 self._condition(joins, model, rule) for rule in rules if rule.column not in ("*", "-")

@@ -41,7 +41,7 @@ class RowRule:
 
     role: str
     column: str  # a member path from the model, "*" (all rows) or "-" (joined only)
-    attribute: str  # "tenant", "attrs.<name>", "*" or "joined"
+    attribute: str  # "tenant", "attrs.<name>", "*", "joined" or "masked"
 
 
 class PolicyEnforcer:

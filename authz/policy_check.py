@@ -127,12 +127,12 @@ class _Checker:
             return
         if role:
             self.row_rules.setdefault(role, set()).add(obj)
-        if col == _ANY or (col == "-" and attr == "joined"):
-            if attr not in (_ANY, "joined"):
-                self.report(n, rule, f"column {col!r} takes the attribute * (or joined with -)")
+        if col == _ANY or (col == "-" and attr in ("joined", "masked")):
+            if col == _ANY and attr != _ANY:
+                self.report(n, rule, "column * (all rows) takes the attribute *")
             return
         if col == "-":
-            self.report(n, rule, "column - (only through a join) takes the attribute joined")
+            self.report(n, rule, "column - (through a join) takes the attribute joined or masked")
             return
         try:
             steps, name = walk(self.registry, self.registry.model(obj), col)

@@ -77,12 +77,23 @@ class _Builder:
         node = self.node(path)
         return sql.member(node.model, node.alias, spec.sql, name, _DIMENSION_TYPES[spec.type])
 
+    def shown_dimension(self, d: PlannedDimension) -> ColumnElement[Any]:
+        """The dimension as this principal may see it: on a row-masked node, its value on the
+        rows within the scope, the mask elsewhere (for selection and client filters alike)."""
+        raw = self.raw_dimension(d.path, d.name, d.spec)
+        scope = self.plan.row_masks.get(d.path)
+        if not d.row_masked or scope is None:
+            return raw
+        hidden = sa.literal_column(f"'{MASK}'") if d.spec.type == "string" else sa.null()
+        shown = filter_sql(scope, self.value_of(_no_measure), self.timezone)
+        return sa.case((shown, raw), else_=hidden)
+
     def _dimension(self, d: PlannedDimension) -> ColumnElement[Any]:
         if d.masked:
             if d.spec.type == "string":
                 return sa.literal_column(f"'{MASK}'", sa.String())
             return sa.cast(sa.null(), _DIMENSION_TYPES[d.spec.type])
-        raw = self.raw_dimension(d.path, d.name, d.spec)
+        raw = self.shown_dimension(d)
         if d.spec.type == "time":
             local = sa.func.timezone(self.timezone, raw)  # wall-clock time in the query's zone
             if d.granularity is None:
@@ -157,7 +168,7 @@ class _Builder:
         def value(target: PlannedDimension | PlannedMeasure) -> ColumnElement[Any]:
             if isinstance(target, PlannedMeasure):
                 return self.measure(target.path, target.name, base)
-            return self.raw_dimension(target.path, target.name, target.spec)
+            return self.shown_dimension(target)
 
         return value
 

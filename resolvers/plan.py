@@ -7,7 +7,7 @@ into SQL.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from resolvers.values import Checked
@@ -39,6 +39,9 @@ class PlannedDimension:
     spec: Dimension
     granularity: Granularity | None
     masked: bool = False  # access control hides its values: it comes back as a constant
+    # Access control shows its values only on rows within a scope (Plan.row_masks); a
+    # client's filter on it sees the masked values too.
+    row_masked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,8 @@ class Plan:
     offset: int
     timezone: str
     multiplied: frozenset[Path]  # nodes whose rows the join tree repeats
+    # Nodes whose dimensions show only where the scope holds (masked elsewhere).
+    row_masks: Mapping[Path, PlannedFilter] = field(default_factory=dict)
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -74,6 +74,7 @@ class _Planner:
     def __init__(self, registry: Registry, root: ModelSpec, zone: ZoneInfo) -> None:
         self.registry = registry
         self.zone = zone  # the query's timezone, in which naive filter values are read
+        self.row_masked: frozenset[Path] = frozenset()  # nodes whose dimensions show in a scope only
         self.nodes: dict[Path, Node] = {(): Node((), root, root.model, None)}
 
     # --- the join tree -------------------------------------------------------------
@@ -108,7 +109,8 @@ class _Planner:
             allowed = spec.granularities or ()
             if allowed and ref.granularity not in allowed:
                 raise QueryError(f"{ref.member!r} has no granularity {ref.granularity!r}")
-        return PlannedDimension(ref.key, node.path, name, spec, ref.granularity)
+        row_masked = not hidden_ok and node.path in self.row_masked
+        return PlannedDimension(ref.key, node.path, name, spec, ref.granularity, row_masked=row_masked)
 
     def measure(self, member: str) -> PlannedMeasure:
         node, name = self.walk(member)
@@ -181,6 +183,7 @@ def plan(registry: Registry, effective: EffectiveQuery) -> Plan:
         raise QueryError(f"unknown model {query.model!r}") from None
     zone = _timezone(query.timezone)
     planner = _Planner(registry, root, zone)
+    planner.row_masked = frozenset(tuple(path.split(".")) for path, _ in effective.row_masks)
 
     dimensions = {
         d.key: _masked(d, effective.masked) for d in (planner.dimension(ref) for ref in query.dimensions)
@@ -194,6 +197,10 @@ def plan(registry: Registry, effective: EffectiveQuery) -> Plan:
 
     filters = [planner.condition(item, hidden_ok=False) for item in query.filters]
     filters += [planner.condition(item, hidden_ok=True) for item in effective.mandatory_filters]
+    row_masks = {
+        tuple(path.split(".")): planner.condition(scope, hidden_ok=True)
+        for path, scope in effective.row_masks
+    }
     bound = _bound_values(filters)
     if bound > MAX_BOUND_VALUES:
         raise QueryError(
@@ -229,6 +236,7 @@ def plan(registry: Registry, effective: EffectiveQuery) -> Plan:
         offset=offset,
         timezone=query.timezone,
         multiplied=_multiplied(planner.nodes),
+        row_masks=row_masks,
     )
 
 

@@ -103,12 +103,16 @@ class EffectiveQuery:
     `mandatory_filters` are ANDed with everything the client asked for, so no client
     filter (not even an OR) can widen them, and they may use members that are hidden
     from clients (tenant columns); conditions on measures among them drop whole groups
-    (small-group suppression). `masked` dimensions come back as a constant.
+    (small-group suppression). `masked` dimensions come back as a constant; the dimensions
+    of a `row_masks` node come back as themselves only on rows where its scope holds.
     """
 
     query: SemanticQuery
     mandatory_filters: tuple[Filter, ...] = field(default=())
     masked: frozenset[str] = field(default=frozenset())  # dimension paths, e.g. "learner.email"
+    # Joined models whose dimensions show only on rows within a scope, masked elsewhere:
+    # (node path, scope), e.g. ("learner.enterprise", learner.enterprise.id = tenant).
+    row_masks: tuple[tuple[str, Filter], ...] = field(default=())
 
     def restrict(self, *filters: Filter) -> EffectiveQuery:
         return replace(self, mandatory_filters=self.mandatory_filters + filters)

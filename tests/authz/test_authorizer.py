@@ -166,10 +166,18 @@ def test_a_warehouses_own_tenant_values_are_names(tenant: str) -> None:
     assert Principal(subject="user:x", tenant=tenant, roles=("University_Admin",)).tenant == tenant
 
 
-def test_organizations_are_the_own_one_at_the_root_and_any_reachable_one_when_joined(authorize) -> None:  # type: ignore[no-untyped-def]
+def test_organizations_are_the_own_one_at_the_root_and_masked_or_shown_when_joined(authorize) -> None:  # type: ignore[no-untyped-def]
     root = authorize(who("university_admin"), query("organizations", "name"))
     assert And((Condition("id", "equals", (UNI,)),)) in root.mandatory_filters
+    assert root.row_masks == ()
+    # A university admin: the learners' enterprises keep their rows, their names are shown
+    # only where the organization is the admin's own (`-, masked`).
     joined = authorize(who("university_admin"), query("enrollments", "learner.enterprise.name"))
     assert not any("enterprise.id" in repr(item) for item in joined.mandatory_filters)
+    assert joined.row_masks == (
+        ("learner.enterprise", And((Condition("learner.enterprise.id", "equals", (UNI,)),))),
+    )
+    # An enterprise admin: the universities are the course catalog (`-, joined`), shown.
     partner = authorize(who("enterprise_admin", tenant=ACME), query("enrollments", "course.partner.name"))
     assert not any("partner.id" in repr(item) for item in partner.mandatory_filters)
+    assert partner.row_masks == ()

@@ -571,6 +571,39 @@ async def test_an_instructor_sees_masked_learner_identity_and_groups_collapse(
     assert [row[1:] for row in alone] == total and alone[0][0] == MASK
 
 
+async def test_another_tenants_organization_is_masked_when_reached_through_a_join(
+    engine: AsyncEngine, runner: Runner, tenants: Tenants
+) -> None:
+    """A university admin grouping its enrollments by the learners' enterprise: the rows all
+    count (they are the university's enrollments), the enterprise names are `***`; its
+    own organization, reached through the course, shows its name. A client filter on a
+    masked name sees the mask, so it cannot pick out an enterprise."""
+    who = Who("university_admin", tenants.universities[0])
+    by_enterprise = await runner.rows(
+        who, enrollments_query(Dim(DimensionRef("learner.enterprise.name"), ""), measures=("count",))
+    )
+    [(own_total,)] = await oracle(
+        engine, "select count(*) from enrollments where partner_id = :t", t=who.tenant
+    )
+    assert {row[0] for row in by_enterprise} <= {MASK, None} and MASK in {row[0] for row in by_enterprise}
+    assert sum(row[1] for row in by_enterprise) == own_total
+    by_partner = await runner.rows(
+        who, enrollments_query(Dim(DimensionRef("course.partner.name"), ""), measures=("count",))
+    )
+    [(own_name,)] = await oracle(engine, "select name from organizations where id = :t", t=who.tenant)
+    assert by_partner == [(own_name, own_total)]
+    [(an_enterprise,)] = await oracle(
+        engine, "select name from organizations where kind = 'enterprise' order by id limit 1"
+    )
+    picked = await runner.rows(
+        who,
+        enrollments_query(
+            measures=("count",), filters=(Condition("learner.enterprise.name", "equals", (an_enterprise,)),)
+        ),
+    )
+    assert picked == []  # no enrollment matches: the one group (0 learners) is below the minimum
+
+
 async def test_an_instructor_sees_feedback_comments_masked(
     engine: AsyncEngine, runner: Runner, busiest_instructor: Who
 ) -> None:
