@@ -14,7 +14,7 @@ PRODUCED = re.compile(
 
 
 def _readme_codes() -> set[str]:
-    text = (ROOT / "README.md").read_text()
+    text = "\n".join(path.read_text() for path in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))))
     start = text.index("**Errors** always carry `extensions.code`")
     paragraph = text[start : text.index("\n\n", start)]
     return set(re.findall(r"`([A-Z]{3,}(?:_[A-Z]+)*)`", paragraph))
