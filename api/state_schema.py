@@ -26,7 +26,9 @@ def adopt_legacy_layout(conn: Connection) -> str | None:
     """Move a legacy version row into the state schema; returns the adopted revision."""
     if conn.scalar(text("select to_regclass('cohort.alembic_version')")) is not None:
         return None
-    legacy = conn.scalar(text("select to_regclass(quote_ident(current_schema()) || '.alembic_version')"))
+    # Resolved on the search path, as Alembic did (a role named `cohort` makes `cohort` the
+    # current schema once it exists; the old table is still found in `public`).
+    legacy = conn.scalar(text("select to_regclass('alembic_version')"))
     if legacy is None or conn.scalar(text("select to_regclass('cohort.casbin_rule')")) is None:
         return None
     versions = set(conn.scalars(text(f"select version_num from {legacy}")))  # noqa: S608 (a regclass)

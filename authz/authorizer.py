@@ -120,8 +120,21 @@ class _Decision:
         self.row_masks: dict[tuple[str, ...], Filter] = {}
         filters = self._row_filters()
         filters += self._suppression()
+        self._refuse_raw_reads_of_masked_rows()
         masks = tuple((".".join(joins), scope) for joins, scope in sorted(self.row_masks.items()))
         return EffectiveQuery(self.query, tuple(filters), frozenset(masked), masks)
+
+    def _refuse_raw_reads_of_masked_rows(self) -> None:
+        """Segments and measures other than counts would read a row-masked model's values
+        on every row, the other tenants' too."""
+        for use in self.uses:
+            node = use.steps[-1]
+            if node.joins not in self.row_masks:
+                continue
+            measure = node.model.measures.get(use.name)
+            if use.name in node.model.segments or (measure is not None and measure.type != "count"):
+                member = ".".join((*node.joins, use.name))
+                raise self._deny(f"{member} reads a model masked outside your own rows", "masked")
 
     def _masked(self) -> set[str]:
         masked: set[str] = set()
@@ -153,6 +166,14 @@ class _Decision:
         readers = tuple(role for role in self.principal.roles if self._role_reads(role, model.model))
         per_role = self.enforcer.row_rules(readers, self.principal.tenant, model.model)
         grants: list[Filter] = []
+        if any(joins[:depth] in self.row_masks for depth in range(1, len(joins))):
+            raise self._deny(
+                f"{'.'.join(joins)} is reached through a masked model: it cannot be read", "rows"
+            )
+        # A role that masks this model is decided first: masking wins over `-, joined`.
+        readers = tuple(
+            sorted(readers, key=lambda role: not any(r.attribute == "masked" for r in per_role.get(role, ())))
+        )
         for role in readers:
             rules = per_role.get(role, ())
             if any(rule.column == "*" for rule in rules):
@@ -218,7 +239,7 @@ class _Decision:
         ]
 
 
-_INTEGER = re.compile(r"-?[0-9]{1,18}")
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
 def _typed(value: str | int, column_type: str) -> str | int | None:
@@ -226,7 +247,9 @@ def _typed(value: str | int, column_type: str) -> str | int | None:
     if column_type == "number":
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        return int(value) if isinstance(value, str) and _INTEGER.fullmatch(value) else None
+        if isinstance(value, str) and _INTEGER.fullmatch(value) and str(int(value)) == value:
+            return int(value)  # canonical only: "03" is not tenant 3
+        return None
     if column_type == "string":
         return str(value)
     return None

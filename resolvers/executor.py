@@ -89,7 +89,7 @@ class Executor:
                         self.observe(time.perf_counter() - started)
         except asyncpg.QueryCanceledError as exc:
             raise QueryTimeoutError("the query ran past the statement timeout") from exc
-        except asyncpg.InvalidTextRepresentationError as exc:
+        except asyncpg.DataError as exc:
             # A client value that the column's own type refuses (`not-a-uuid` for a uuid
             # column bound untyped): the message names the type and the client's value only.
             raise QueryError(f"a filter value does not fit its column: {exc.args[0]}") from exc

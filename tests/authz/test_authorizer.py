@@ -181,3 +181,27 @@ def test_organizations_are_the_own_one_at_the_root_and_masked_or_shown_when_join
     partner = authorize(who("enterprise_admin", tenant=ACME), query("enrollments", "course.partner.name"))
     assert not any("partner.id" in repr(item) for item in partner.mandatory_filters)
     assert partner.row_masks == ()
+
+
+@pytest.mark.parametrize(
+    "roles", [("enterprise_admin", "university_admin"), ("university_admin", "enterprise_admin")]
+)
+def test_masking_wins_whatever_the_order_of_the_roles(authorize, roles: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    effective = authorize(who(*roles), query("enrollments", "learner.enterprise.name"))
+    assert [path for path, _ in effective.row_masks] == ["learner.enterprise"]
+
+
+def test_counts_of_a_masked_model_are_allowed(authorize) -> None:  # type: ignore[no-untyped-def]
+    effective = authorize(
+        who("university_admin"), query("enrollments", measures=("learner.enterprise.count",))
+    )
+    assert effective.row_masks
+
+
+@pytest.mark.parametrize(
+    ("tenant", "fits"), [("3", True), ("03", False), ("-0", False), ("9223372036854775807", True)]
+)
+def test_only_canonical_integers_are_integer_tenants(tenant: str, fits: bool) -> None:
+    from authz.authorizer import _typed
+
+    assert (_typed(tenant, "number") is not None) is fits
