@@ -157,7 +157,7 @@ class RateLimiter:
         per_minute: int,
         burst: int,
         *,
-        timeout_s: float = 0.05,
+        timeout_s: float = 0.2,  # a busy event loop delays replies: 50 ms let most checks through undecided
         cooldown_s: float = 1.0,
     ) -> None:
         if per_minute < 0:
