@@ -7,9 +7,11 @@ and `COHORT_TEST_REDIS_URL` point the suite elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from api.services import asyncpg_url
@@ -71,3 +73,24 @@ def free_ports(count: int = 1) -> list[int]:
 
 def free_port() -> int:
     return free_ports(1)[0]
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(database_url: str, suffix: str) -> AsyncIterator[str]:
+    """A new, empty database beside the session's (whose role may create databases), dropped
+    afterwards; yields its URL."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = f"cohort_test_{os.getpid()}_{suffix}"
+    admin = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'drop database if exists "{name}" with (force)'))
+            await conn.execute(text(f'create database "{name}"'))
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        await admin.dispose()

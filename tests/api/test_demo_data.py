@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from api.demo.generate import COLUMNS, TABLES, generate, progress_percent
 from api.demo.load import is_seeded, seed_demo
 from api.demo.scales import get_scale
 from tests.conftest import TEST_SCALE, TEST_SEED
+from tests.databases import scratch_database
 
 # sha256 over the per-table digests of ("tiny", seed 7). It only changes when the
 # generator changes on purpose: then update it here, in the same commit.
@@ -315,20 +315,11 @@ STRUCTURE = text("""
 
 @pytest.fixture(scope="module")
 async def scratch_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An empty database next to the session's (which can create it)."""
-    name = f"cohort_test_{os.getpid()}_demo_load"
-    admin = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'drop database if exists "{name}"'))
-        await conn.execute(text(f'create database "{name}"'))
-    engine = create_async_engine(admin.url.set(database=name))
-    try:
+    """An empty database next to the session's."""
+    async with scratch_database(database_url, "demo_load") as url:
+        engine = create_async_engine(url)
         yield engine
-    finally:
         await engine.dispose()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        await admin.dispose()
 
 
 async def structure(engine: AsyncEngine) -> list[str]:

@@ -7,19 +7,18 @@ against SQL written by hand."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from typer.testing import CliRunner, Result
 
 from api.cli import app
 from api.settings import Settings
+from tests.databases import scratch_database
 from tests.resolvers.oracle import oracle
 from tests.serving import serving
 from tests.tokens import Mint
@@ -72,21 +71,13 @@ p3, role:region_lead, *, 1
 
 @pytest.fixture(scope="module")
 async def warehouse(database_url: str) -> AsyncIterator[str]:
-    name = f"cohort_test_{os.getpid()}_restaurants"
-    admin = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        await conn.execute(text(f'create database "{name}"'))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        for statement in WAREHOUSE.split(";\n"):
-            await conn.execute(text(statement))
-    await engine.dispose()
-    yield url
-    async with admin.connect() as conn:
-        await conn.execute(text(f'drop database if exists "{name}" with (force)'))
-    await admin.dispose()
+    async with scratch_database(database_url, "restaurants") as url:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            for statement in WAREHOUSE.split(";\n"):
+                await conn.execute(text(statement))
+        await engine.dispose()
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from api.auth.api_tokens import ApiTokenStore
 from api.migrations import upgrade
 from api.settings import Settings
 from authz.policy_store import PolicyStore
+from tests.databases import scratch_database
 from tests.resolvers.oracle import oracle
 from tests.serving import serving
 from tests.tokens import Mint
@@ -44,20 +45,12 @@ async def reader_url(database_url: str, engine: AsyncEngine) -> AsyncIterator[st
 @pytest.fixture(scope="module")
 async def state_url(database_url: str) -> AsyncIterator[str]:
     """A database of Cohort's own, migrated, with the demo policy."""
-    name = f"cohort_test_{os.getpid()}_own_state"
-    admin = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        await conn.execute(text(f'create database "{name}"'))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    state = create_async_engine(url)
-    await upgrade(state)
-    await PolicyStore(state).seed()
-    await state.dispose()
-    yield url
-    async with admin.connect() as conn:
-        await conn.execute(text(f'drop database if exists "{name}" with (force)'))
-    await admin.dispose()
+    async with scratch_database(database_url, "own_state") as url:
+        state = create_async_engine(url)
+        await upgrade(state)
+        await PolicyStore(state).seed()
+        await state.dispose()
+        yield url
 
 
 async def test_the_reader_role_really_cannot_write(reader_url: str) -> None:

@@ -5,7 +5,6 @@ the old single chain (demo tables and state in one) upgrades in place."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -21,6 +20,7 @@ from api.demo.tables import TABLES
 from api.migrations import state_is_current, upgrade
 from authz.policy_store import PolicyStore
 from tests.conftest import TEST_SCALE, TEST_SEED
+from tests.databases import scratch_database
 
 pytestmark = pytest.mark.integration
 
@@ -34,19 +34,10 @@ where c.relkind in ('r', 'p', 'v', 'S') and n.nspname not in ('pg_catalog', 'inf
 @pytest.fixture
 async def blank(database_url: str) -> AsyncIterator[AsyncEngine]:
     """A new, empty database for one test."""
-    name = f"cohort_test_{os.getpid()}_state"
-    admin = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        await conn.execute(text(f'create database "{name}"'))
-    engine = create_async_engine(admin.url.set(database=name))
-    try:
+    async with scratch_database(database_url, "state") as url:
+        engine = create_async_engine(url)
         yield engine
-    finally:
         await engine.dispose()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        await admin.dispose()
 
 
 async def objects(engine: AsyncEngine) -> list[str]:
