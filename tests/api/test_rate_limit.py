@@ -209,10 +209,13 @@ async def test_keys_are_independent(limiter: RateLimiter) -> None:
 
 
 async def test_the_bucket_is_shared_by_app_servers(shared_url: str) -> None:
-    """Two limiters on two clients (two app servers) take from the same bucket."""
+    """Two limiters on two clients (two app servers) take from the same bucket. Sharing is
+    what is tested, not speed: generous timeouts, so that a busy suite's event loop (each
+    first call connects and loads the script) cannot turn a decision into a fail-open."""
     key = unique_key()
-    first, second = redis_client(shared_url), redis_client(shared_url)
-    one, two = RateLimiter(first, PER_MINUTE, BURST), RateLimiter(second, PER_MINUTE, BURST)
+    first, second = redis_client(shared_url, timeout_s=2), redis_client(shared_url, timeout_s=2)
+    one = RateLimiter(first, PER_MINUTE, BURST, timeout_s=2)
+    two = RateLimiter(second, PER_MINUTE, BURST, timeout_s=2)
     try:
         decisions = [await (one if i % 2 == 0 else two).check(key) for i in range(BURST + 1)]
         assert [d.allowed for d in decisions] == [True, True, True, False]
