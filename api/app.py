@@ -177,11 +177,23 @@ def create_app(settings: Settings, database_url: str, state_database_url: str | 
     return Starlette(routes=routes, lifespan=lifespan)
 
 
+def _log_to_stderr() -> None:
+    """Cohort's own log lines (model reloads, policy reloads, denials) on stderr at INFO,
+    unless whoever runs the app configured the `cohort` logger already."""
+    cohort = logging.getLogger("cohort")
+    if not cohort.handlers and cohort.level == logging.NOTSET:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        cohort.addHandler(handler)
+        cohort.setLevel(logging.INFO)
+
+
 def app_from_env() -> Starlette:
     """`uvicorn --factory api.app:app_from_env`: settings and DATABASE_URL from the environment
     (`cohort serve` starts the embedded database first and sets it for every worker)."""
     from api.services import asyncpg_url
 
+    _log_to_stderr()
     settings = Settings.from_env()
     if settings.database_url is None:
         raise RuntimeError("DATABASE_URL is not set; start the server with `cohort serve` or `make run`")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -156,3 +157,31 @@ async def test_uvicorn_without_database_url_fails_fast(tmp_path: Path) -> None:
     output = log.read_text(errors="replace")
     assert code not in (None, 0), output
     assert "DATABASE_URL" in output, output
+
+
+async def test_a_model_reload_is_logged_on_the_console(
+    database_url: str, tmp_path: Path, settings: Settings
+) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(ROOT / "schema" / "models", models)
+    port = free_port()
+    log = tmp_path / "uvicorn.log"
+    env = server_env(
+        DATABASE_URL=database_url,
+        COHORT_MODELS_DIR=str(models),
+        COHORT_RELOAD_INTERVAL_MS="100",
+        COHORT_JWT_SECRET=settings.auth.jwt_secret or "",
+        COHORT_DATA_DIR=str(settings.data_dir),
+    )
+    process = start(port, env, log)
+    try:
+        await wait_until_healthy(f"http://127.0.0.1:{port}", process, log)
+        skills = models / "skills.yml"
+        skills.write_text(skills.read_text().replace("title: Skills", "title: Skills gained", 1))
+        deadline = time.monotonic() + 10
+        while "models reloaded" not in log.read_text(errors="replace") and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+    finally:
+        stop(process)
+    output = log.read_text(errors="replace")
+    assert "INFO cohort.reload: models reloaded: version" in output and "(changed skills)" in output, output
