@@ -1,4 +1,5 @@
-"""`cohort cache flush [--model NAME]`: drop cached results.
+"""`cohort cache flush [--model NAME]`: drop cached results, and every whole response cached
+before GraphQL (any of them may hold the model's rows).
 
 Model and policy changes need no flush: both versions are part of every cache key, so
 old entries are simply never read again and expire with their TTL.
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 
 from api.redis_client import connect_redis
+from api.response_cache import flush_responses
 from api.settings import Settings
 from cache.result_cache import ResultCache
 
@@ -32,12 +34,15 @@ def flush(model: Annotated[str | None, typer.Option(help="Only this model's resu
     settings = Settings.from_env()
     services = start_services(settings)
 
-    async def work() -> int:
+    async def work() -> tuple[int, int]:
         redis = connect_redis(services.redis_url, cluster=settings.redis_cluster, timeout_s=5.0)
         try:
-            return await ResultCache(redis, timeout_s=5.0).flush(model)
+            return await ResultCache(redis, timeout_s=5.0).flush(model), await flush_responses(redis)
         finally:
             await redis.aclose()
 
-    deleted = asyncio.run(work())
-    console.print(f"deleted {deleted} cached result(s){f' of {model}' if model else ''}")
+    results, responses = asyncio.run(work())
+    console.print(
+        f"deleted {results} cached result(s){f' of {model}' if model else ''}"
+        f" and {responses} cached response(s)"
+    )

@@ -21,6 +21,7 @@ from graphql.pyutils import is_awaitable as isawaitable
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from api.access_log import log_request
 from api.auth.authenticator import Authenticator
 from api.auth.errors import AuthenticationError
 from api.documents import Prepared
@@ -28,6 +29,7 @@ from api.errors import format_error, request_error
 from api.limits import Limits, variables_problem
 from api.metrics import Metrics
 from api.rate_limit import principal_key
+from api.response_cache import Identity, ResponseCache, may_cache, response_key
 from api.runtime import Runtime
 from authz.principal import Principal
 from resolvers.database import DatabaseUnavailable
@@ -157,20 +159,31 @@ class GraphQLEndpoint:
         if media is None:
             body = _encode({"errors": [request_error(f"accept {GRAPHQL_RESPONSE} or {JSON}")]})
             return Response(body, 406, headers={"Vary": "Accept"}, media_type=JSON)
-        label, headers = "anonymous", None
+        label, headers, principal, cached = "anonymous", None, None, ""
         rate_headers: dict[str, str] = {}
         state = request.app.state.cohort
         try:
-            # Who asks, and whether they may ask now, before the body is even read.
             principal = await self._authenticate(state.authenticator, request)
-            decision = await state.rate_limiter.check(principal_key(principal.subject, principal.tenant))
+            query, variables, name = _checked(await _params(request, self.limits), self.limits)
+            runtime: Runtime = state.runtime
+            responses: ResponseCache = state.responses
+            key = None
+            if responses.enabled and may_cache(query):
+                key = response_key(self._identity(state, runtime), principal, query, variables, name)
+            # Whether they may ask now, and the stored answer if there is one: one round trip.
+            limiter = state.rate_limiter
+            decision = await limiter.check(principal_key(principal.subject, principal.tenant), read=key)
             rate_headers = decision.headers()
             if not decision.allowed:
                 self.metrics.rate_limited.inc()
                 message = f"rate limit exceeded; retry in {decision.retry_after_s} s"
                 raise _Rejected(429, message, rate_headers, "RATE_LIMITED")
-            query, variables, name = _checked(await _params(request, self.limits), self.limits)
-            runtime: Runtime = state.runtime
+            if key is not None and not decision.degraded:  # degraded: Redis is failing, skip it
+                raw = decision.read if limiter.enabled else await responses.get(key)
+                stored = await responses.body_if_current(raw, runtime.registry)
+                if stored is not None:
+                    self._observe(request.method, "", 200, started, principal, "response", ())
+                    return Response(stored, 200, headers=rate_headers, media_type=media)
             prepared = await runtime.documents.prepare(query)
             operation = prepared.operation(name)
             if operation is not None and operation.name is not None:
@@ -180,15 +193,52 @@ class GraphQLEndpoint:
             status, payload = await self._run(
                 runtime, request.method, media, prepared, operation, variables, name, context
             )
+            cached = _outcome(context)
+            if key is not None and status == 200 and _storable(payload, operation, context):
+                as_hit = {"data": payload["data"], "extensions": {"cache": _as_hits(context)}}
+                assert context.ttl_s is not None
+                await responses.set(key, context.tokens, _encode(as_hit), context.ttl_s)
         except _Rejected as rejected:
             status, payload = rejected.status, {"errors": [request_error(rejected.message, rejected.code)]}
             headers = rejected.headers
-        self.metrics.requests.labels(label, str(status)).inc()
-        self.metrics.latency.labels(label).observe(time.perf_counter() - started)
-        for error in payload.get("errors", ()):
-            self.metrics.errors.labels(error["extensions"]["code"]).inc()
+        errors = payload.get("errors", ())
+        self._observe(request.method, label, status, started, principal, cached, errors)
         return Response(
             _encode(payload), status, headers={**rate_headers, **(headers or {})}, media_type=media
+        )
+
+    def _observe(
+        self,
+        method: str,
+        label: str,
+        status: int,
+        started: float,
+        principal: Principal | None,
+        cache: str,
+        errors: Any,
+    ) -> None:
+        seconds = time.perf_counter() - started
+        self.metrics.requests.labels(label, str(status)).inc()
+        self.metrics.latency.labels(label).observe(seconds)
+        for error in errors:
+            self.metrics.errors.labels(error["extensions"]["code"]).inc()
+        log_request(
+            method,
+            status,
+            seconds,
+            tenant=principal.tenant if principal else None,
+            subject=principal.subject if principal else None,
+            operation=label or None,
+            cache=cache,
+        )
+
+    @staticmethod
+    def _identity(state: Any, runtime: Runtime) -> Identity:
+        return Identity(
+            state.caching.namespace,
+            runtime.registry.version,
+            state.authorizer.policy_version,
+            state.settings.limits,
         )
 
     async def _authenticate(self, authenticator: Authenticator, request: Request) -> Principal:
@@ -255,3 +305,28 @@ class GraphQLEndpoint:
         if formatted:
             payload["errors"] = formatted
         return 200, payload
+
+
+def _outcome(context: RequestContext) -> str:
+    if not context.cache:
+        return ""
+    return "hit" if all(note.get("hit") for note in context.cache.values()) else "miss"
+
+
+def _storable(
+    payload: dict[str, Any], operation: OperationDefinitionNode | None, context: RequestContext
+) -> bool:
+    """Complete answers to queries whose every root field went through the result cache."""
+    return (
+        "errors" not in payload
+        and operation is not None
+        and operation.operation is OperationType.QUERY
+        and context.ttl_s is not None
+        and len(context.cache) > 0
+        and not any(note.get("stale") for note in context.cache.values())
+    )
+
+
+def _as_hits(context: RequestContext) -> dict[str, dict[str, Any]]:
+    """The `extensions.cache` notes as a later hit reports them."""
+    return {field: {**note, "hit": True} for field, note in context.cache.items()}

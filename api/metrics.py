@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.rate_limit import RateLimiter
+from api.response_cache import ResponseCache
 from cache.result_cache import ResultCache
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -78,6 +79,18 @@ class Metrics:
         counts.labels("miss").set_function(lambda: cache.misses)
         counts.labels("redis_failure").set_function(lambda: cache.failures)
         counts.labels("too_large").set_function(lambda: cache.too_large)
+
+    def watch_responses(self, responses: ResponseCache) -> None:
+        counts = Gauge(
+            "cohort_response_cache",
+            "Whole-response cache lookups: hit, miss, outdated (new data), redis_failure.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        counts.labels("hit").set_function(lambda: responses.hits)
+        counts.labels("miss").set_function(lambda: responses.misses)
+        counts.labels("outdated").set_function(lambda: responses.outdated)
+        counts.labels("redis_failure").set_function(lambda: responses.failures)
 
     def watch_rate_limiter(self, limiter: RateLimiter) -> None:
         self.rate_limit_failures.set_function(lambda: limiter.failures)

@@ -2,18 +2,28 @@
 
 Each principal (subject + tenant, see `principal_key`) has a bucket of `burst` tokens that
 refills at `per_minute` tokens per minute; a request takes one token or is refused. The
-bucket is a Redis hash (`tokens`, `ts`) under `cohort:ratelimit:{key}`, read, refilled and
-updated by one Lua script in one round trip (EVALSHA, with redis-py falling back to
-SCRIPT LOAD after a Redis restart). The script reads the clock with `redis.call('TIME')`,
-so every app server agrees on elapsed time, and sets a TTL equal to the time the bucket
-needs to be full again: an idle key expires exactly when it would be indistinguishable
-from a new one.
+bucket is a Redis hash (`tokens`, `ts`) under `cohort:ratelimit:{key}` (the key in braces is a
+Redis Cluster hash tag, so the principal's cached responses, see api/response_cache.py, live
+on the same node), read, refilled and updated by one Lua script in one round trip
+(EVALSHA, with redis-py falling back to SCRIPT LOAD after a Redis restart). The script
+reads the clock with `redis.call('TIME')`, so every app server agrees on elapsed time, and
+sets a TTL equal to the time the bucket needs to be full again: an idle key expires exactly
+when it would be indistinguishable from a new one.
+
+The same script can read one more key when the request is allowed (`check(key, read=...)`):
+the response cache's entry for this request, so that a cached answer costs one round trip.
 
 Redis is an optimisation here, not a dependency: when it is down, slow or answers with an
 error, `check` allows the request with `degraded=True`, counts the failure, logs a warning
 at most every 30 s, and skips Redis for `cooldown_s` so a dead or blackholed server costs
-requests nothing. Limiting resumes by itself once Redis answers again. `check` never
-raises (apart from the caller's own cancellation) and never waits longer than `timeout_s`.
+requests nothing; after the cooldown one check probes Redis while the others keep being
+allowed, so a Redis that is still down costs one timeout per cooldown, not one per request.
+Limiting resumes by itself once Redis answers again. `check` never raises (apart from the
+caller's own cancellation) and never waits longer than `timeout_s`.
+
+The timeout is long (0.5 s) on purpose: it is measured on the event loop, which under load
+reads a reply late; 50 ms let 57% of checks through undecided at 32 connections, while a
+Redis that is down answers a connect or read at once with an error, not with silence.
 """
 
 from __future__ import annotations
@@ -38,9 +48,10 @@ KEY_PREFIX = "cohort:ratelimit:"
 MAX_KEY_CHARS = 128  # longer keys are replaced by their SHA-256
 WARN_EVERY_S = 30.0
 
-# KEYS[1]: the bucket, a hash {tokens, ts (server time, microseconds)}.
-# ARGV[1]: tokens per minute (> 0), ARGV[2]: burst (>= 1).
-# Returns {allowed (0/1), tokens left (as a string: Lua numbers would be truncated)}.
+# KEYS[1]: the bucket, a hash {tokens, ts (server time, microseconds)}; KEYS[2] (optional): a
+# key to read when allowed. ARGV[1]: tokens per minute (> 0), ARGV[2]: burst (>= 1).
+# Returns {allowed (0/1), tokens left (as a string: Lua numbers would be truncated), the value
+# of KEYS[2] or false}.
 _TOKEN_BUCKET = """
 local per_minute = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
@@ -64,7 +75,11 @@ end
 tokens = tokens - 1
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 60000 / per_minute))
-return {1, tostring(tokens)}
+local value = false
+if KEYS[2] then
+  value = redis.call('GET', KEYS[2])
+end
+return {1, tostring(tokens), value}
 """
 
 
@@ -85,6 +100,7 @@ class Decision:
     reset_s: float
     retry_after_s: int | None
     degraded: bool
+    read: bytes | None = None  # the value of `check`'s `read` key, when it was asked for and exists
 
     def headers(self) -> dict[str, str]:
         """The IETF draft RateLimit header fields (integer seconds), plus `Retry-After`
@@ -110,17 +126,23 @@ def principal_key(subject: str, tenant: str) -> str:
     return f"{quote(tenant, safe='')}:{quote(subject, safe='')}"
 
 
-def bucket_key(key: str) -> str:
-    """The Redis key of a bucket: namespaced, and hashed when long."""
+def slot_tag(key: str) -> str:
+    """A principal key as a Redis Cluster hash tag: `{key}`, hashed when long (percent-encoding
+    leaves no brace inside)."""
     if len(key) > MAX_KEY_CHARS:
         key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-    return KEY_PREFIX + key
+    return "{" + key + "}"
+
+
+def bucket_key(key: str) -> str:
+    """The Redis key of a bucket: namespaced, the principal key as its hash tag."""
+    return KEY_PREFIX + slot_tag(key)
 
 
 def redis_client(
     url: str,
     *,
-    timeout_s: float = 0.2,
+    timeout_s: float = 0.5,
     health_check_interval: int = 10,
     max_connections: int = 64,
 ) -> Redis:
@@ -157,7 +179,7 @@ class RateLimiter:
         per_minute: int,
         burst: int,
         *,
-        timeout_s: float = 0.2,  # a busy event loop delays replies: 50 ms let most checks through undecided
+        timeout_s: float = 0.5,  # see the module docstring
         cooldown_s: float = 1.0,
     ) -> None:
         if per_minute < 0:
@@ -176,6 +198,7 @@ class RateLimiter:
         self._script = self._redis.register_script(_TOKEN_BUCKET) if self._redis is not None else None
         self._rate_per_s = per_minute / 60
         self._skip_until = 0.0
+        self._probing = False  # after a failure: one check at a time finds out whether Redis is back
         self._last_warning: float | None = None
         self._failures_at_warning = 0
         self._warned_since_recovery = False
@@ -188,21 +211,24 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self._script is not None
 
-    async def check(self, key: str) -> Decision:
-        """Take one token from `key`'s bucket. Never raises; waits at most `timeout_s`."""
+    async def check(self, key: str, read: str | None = None) -> Decision:
+        """Take one token from `key`'s bucket and, when allowed, read the key `read` in the same
+        round trip (it must be in the same cluster slot: see `slot_tag`). Never raises; waits
+        at most `timeout_s`."""
         if self._script is None:
             return UNLIMITED
-        if time.monotonic() < self._skip_until:
+        if self._probing or time.monotonic() < self._skip_until:
             self.degraded_checks += 1
             return self._degraded_decision
+        probe = self._skip_until > 0
+        self._probing = probe
+        keys = [bucket_key(key)] if read is None else [bucket_key(key), read]
         try:
             # Shielded: a call that times out here finishes in the background (bounded by
             # the client's socket timeouts) instead of being cancelled mid-command, which
             # would drop the connection, so a slow first connect (TLS, far server) is not
             # retried from scratch by every request.
-            task = asyncio.ensure_future(
-                self._script(keys=[bucket_key(key)], args=[self.per_minute, self.burst])
-            )
+            task = asyncio.ensure_future(self._script(keys=keys, args=[self.per_minute, self.burst]))
             self._pending.add(task)
             task.add_done_callback(self._forget)
             async with asyncio.timeout(self.timeout_s):
@@ -210,6 +236,10 @@ class RateLimiter:
             decision = self._decision(reply)
         except Exception as error:  # fail open, whatever went wrong
             return self._failed(error)
+        finally:
+            if probe:
+                self._probing = False
+        self._skip_until = 0.0
         if self._warned_since_recovery:
             self._warned_since_recovery = False
             log.info("rate limiting resumed: Redis answers again")
@@ -229,6 +259,7 @@ class RateLimiter:
         remaining = math.floor(tokens + 1e-9)
         reset_s = (self.burst - tokens) / self._rate_per_s
         retry_after = None if allowed else max(1, math.ceil((1 - tokens) / self._rate_per_s))
+        read = reply[2] if len(reply) > 2 else None
         return Decision(
             allowed=bool(allowed),
             limit=self.burst,
@@ -236,6 +267,7 @@ class RateLimiter:
             reset_s=reset_s,
             retry_after_s=retry_after,
             degraded=False,
+            read=read if isinstance(read, bytes) else None,
         )
 
     def _failed(self, error: Exception) -> Decision:

@@ -10,7 +10,7 @@ from redis.asyncio.cluster import RedisCluster
 from api.rate_limit import redis_client
 
 
-def connect_redis(url: str, *, cluster: bool = False, timeout_s: float = 0.2) -> Any:
+def connect_redis(url: str, *, cluster: bool = False, timeout_s: float = 0.5) -> Any:
     if not cluster:
         return redis_client(url, timeout_s=timeout_s)
     return RedisCluster.from_url(

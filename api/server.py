@@ -26,7 +26,10 @@ def _tcp_socket(config: uvicorn.Config) -> socket.socket:
 
 
 def run_server(host: str, port: int, workers: int) -> None:
-    config = uvicorn.Config(APP, factory=True, host=host, port=port, workers=workers, log_level="info")
+    # access_log off: the app writes its own structured line per request (api/access_log.py).
+    config = uvicorn.Config(
+        APP, factory=True, host=host, port=port, workers=workers, log_level="info", access_log=False
+    )
     if config.workers <= 1:
         uvicorn.Server(config).run()
         return

@@ -94,6 +94,7 @@ class Settings:
     cache_compress_above: int
     rate_limit_per_minute: int  # 0 turns rate limiting off
     rate_limit_burst: int
+    access_log: bool  # one JSON line per request on the cohort.access logger
     policy_reload_interval_s: float
     query_cost_budget: int  # for roles without a p4 rule; 0: no budget
 
@@ -147,6 +148,7 @@ class Settings:
             cache_compress_above=_int(env, "COHORT_CACHE_COMPRESS_ABOVE", 16_384),
             rate_limit_per_minute=_int(env, "COHORT_RATE_LIMIT_PER_MINUTE", 600),
             rate_limit_burst=_int(env, "COHORT_RATE_LIMIT_BURST", 60, minimum=1),
+            access_log=_bool(env, "COHORT_ACCESS_LOG", True),
             policy_reload_interval_s=_int(env, "COHORT_POLICY_RELOAD_MS", 2_000) / 1000,
             query_cost_budget=_int(env, "COHORT_QUERY_COST_BUDGET", 5_000_000),
             limits=Limits(

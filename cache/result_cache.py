@@ -53,7 +53,7 @@ class ResultCache:
         *,
         max_bytes: int = 4_000_000,
         compress_above: int = 16_384,
-        timeout_s: float = 0.1,
+        timeout_s: float = 0.25,  # on the event loop: under load a reply is read late
     ) -> None:
         self.redis = redis
         self.max_bytes = max_bytes

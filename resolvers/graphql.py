@@ -7,6 +7,7 @@ straight into the response shape.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,14 @@ class RequestContext:
 
     principal: Principal
     cache: dict[str, dict[str, Any]] = field(default_factory=dict)  # per root field: hit, data as of
+    # What the answer read, for the response cache (api/response_cache.py): each model's
+    # freshness token, and the shortest lifetime among them (None: nothing cacheable was read).
+    tokens: dict[str, str] = field(default_factory=dict)
+    ttl_s: int | None = None
+
+    def read(self, models: Iterable[str], tokens: Iterable[Token], ttl_s: int) -> None:
+        self.tokens.update(zip(models, (token.value for token in tokens), strict=True))
+        self.ttl_s = ttl_s if self.ttl_s is None else min(self.ttl_s, ttl_s)
 
 
 @dataclass
@@ -124,6 +133,7 @@ class ModelResolvers:
             *(token.value for token in tokens),
         )
         ttl = min(token.ttl_s for token in tokens)
+        context.read(compiled.models, tokens, ttl)
         known = [token.data_as_of for token in tokens if token.data_as_of is not None]
         as_of = max(known) if known else None
         note: dict[str, Any] = {"hit": False}

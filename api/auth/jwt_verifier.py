@@ -22,6 +22,7 @@ from jwt.types import Options
 from api.auth.claims import check_attributes, check_roles, check_subject, check_tenant
 from api.auth.errors import AuthenticationError
 from api.auth.jwt_keys import KeySet, hmac_secret, load_keys
+from api.auth.verified_tokens import VerifiedTokens
 from api.settings import AuthSettings, SettingsError
 from authz.principal import Principal
 
@@ -64,6 +65,7 @@ class JwtVerifier:
         self.settings = settings
         self.keys: KeySet = load_keys(settings, data_dir)
         self._decoder = jwt.PyJWT()
+        self._verified = VerifiedTokens()
         if self.keys.dev_secret is not None:
             log.warning(
                 "no JWT key is configured: using the development secret in %s. Set COHORT_JWT_SECRET, "
@@ -72,7 +74,18 @@ class JwtVerifier:
             )
 
     def verify(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            return remembered
         claims = self._claims(token)
+        principal = self._principal(claims)
+        # Valid as PyJWT decides: from nbf and iat minus the leeway, until exp plus the leeway.
+        leeway = self.settings.jwt_leeway_s
+        starts = max((float(claims[name]) for name in ("nbf", "iat") if name in claims), default=-math.inf)
+        self._verified.remember(token, principal, starts - leeway, float(claims["exp"]) + leeway)
+        return principal
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
         try:
             for name in ("tenant", "roles"):
                 if claims.get(name) is None:

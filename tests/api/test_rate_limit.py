@@ -250,7 +250,7 @@ async def test_the_state_has_a_ttl_and_uses_the_server_clock(
     key = unique_key()
     await take(limiter, key, BURST)
     name = bucket_key(key)
-    assert name == KEY_PREFIX + key
+    assert name == KEY_PREFIX + "{" + key + "}"
     state = await shared_redis.hgetall(name)
     assert set(state) == {b"tokens", b"ts"}
     seconds, micros = await shared_redis.time()
@@ -277,7 +277,7 @@ async def test_a_refused_request_writes_nothing(limiter: RateLimiter, shared_red
 async def test_long_keys_are_hashed(limiter: RateLimiter) -> None:
     long_key = principal_key("s" * 1000 + uuid.uuid4().hex, "tenant")
     name = bucket_key(long_key)
-    assert name.startswith(KEY_PREFIX + "sha256:") and len(name) < 100
+    assert name.startswith(KEY_PREFIX + "{sha256:") and len(name) < 100
     assert name == bucket_key(long_key) != bucket_key(long_key[:-1])
     decisions = await take(limiter, long_key, BURST + 1)
     assert [d.allowed for d in decisions] == [True, True, True, False]
@@ -434,11 +434,58 @@ async def test_the_client_is_made_for_failing_open() -> None:
     for url, connection_class in clients.items():
         client = redis_client(url)
         pool = client.connection_pool
-        assert isinstance(pool, BlockingConnectionPool) and pool.timeout == 0.2 and pool.max_connections == 64
+        assert isinstance(pool, BlockingConnectionPool) and pool.timeout == 0.5 and pool.max_connections == 64
         assert pool.connection_class is connection_class
         kwargs = pool.connection_kwargs
-        assert kwargs["socket_connect_timeout"] == 0.2 and kwargs["socket_timeout"] == 0.2
+        assert kwargs["socket_connect_timeout"] == 0.5 and kwargs["socket_timeout"] == 0.5
         assert kwargs["health_check_interval"] > 0
         retry = kwargs["retry"]
         assert retry._retries == 1 and retry._supported_errors == (RedisConnectionError,)  # never on timeout
         await client.aclose()
+
+
+async def test_after_a_failure_one_check_at_a_time_probes_redis() -> None:
+    """Once the cooldown is over, concurrent requests do not each wait for a dead Redis: one
+    probes, the others are allowed at once."""
+    dead = redis_client(f"redis://127.0.0.1:{free_port()}/0")
+    limiter = RateLimiter(dead, PER_MINUTE, BURST, cooldown_s=0.2)
+    try:
+        assert (await limiter.check(unique_key())).degraded and limiter.failures == 1
+        await asyncio.sleep(0.25)
+        decisions = await asyncio.gather(*(limiter.check(unique_key()) for _ in range(50)))
+        assert all(d.allowed and d.degraded for d in decisions)
+        assert limiter.failures == 2 and limiter.degraded_checks == 51
+    finally:
+        await limiter.aclose()
+        await dead.aclose()
+
+
+async def test_limiting_resumes_after_a_probe_succeeds(shared_url: str) -> None:
+    client = redis_client(shared_url)
+    limiter = RateLimiter(client, PER_MINUTE, BURST, cooldown_s=0.1)
+    try:
+        limiter._failed(TimeoutError())  # as after a call that timed out
+        assert (await limiter.check(unique_key())).degraded  # within the cooldown
+        await asyncio.sleep(0.15)
+        key = unique_key()
+        decisions = await take(limiter, key, BURST + 1)
+        assert [d.degraded for d in decisions] == [False] * (BURST + 1)
+        assert [d.allowed for d in decisions] == [True] * BURST + [False]
+    finally:
+        await limiter.aclose()
+        await client.aclose()
+
+
+async def test_a_check_reads_a_key_in_the_same_call(limiter: RateLimiter, shared_redis: Redis) -> None:
+    key = unique_key()
+    other = "cohort:response:{" + key + "}:test"
+    await shared_redis.set(other, b"stored answer", px=5_000)
+    try:
+        first = await limiter.check(key, read=other)
+        assert first.allowed and first.read == b"stored answer"
+        assert (await limiter.check(key, read=other + ":missing")).read is None
+        await take(limiter, key, BURST)
+        refused = await limiter.check(key, read=other)
+        assert not refused.allowed and refused.read is None  # a refused request reads nothing
+    finally:
+        await shared_redis.delete(other)
