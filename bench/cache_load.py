@@ -319,10 +319,15 @@ def cache_note(response: httpx.Response) -> dict[str, Any] | None:
 
 
 def cache_counts(server: Server) -> dict[str, float]:
-    """One worker's result cache and rate limiter counters, from /metrics."""
+    """One worker's cache and rate limiter counters, from /metrics: `hit`, `miss` and
+    `redis_failure` add up the response cache (answers before GraphQL) and the result cache."""
     metrics = httpx.get(f"{server.base}/metrics", timeout=5.0).text
-    found = re.findall(r'^cohort_result_cache\{outcome="(\w+)"\} ([0-9.e+]+)$', metrics, re.MULTILINE)
-    counts = {outcome: float(value) for outcome, value in found}
+    counts: dict[str, float] = {}
+    for cache in ("response", "result"):
+        pattern = rf'^cohort_{cache}_cache\{{outcome="(\w+)"\}} ([0-9.e+]+)$'
+        for outcome, value in re.findall(pattern, metrics, re.MULTILINE):
+            counts[f"{cache}_{outcome}"] = float(value)
+            counts[outcome] = counts.get(outcome, 0.0) + float(value)
     for name in ("redis_failures", "degraded_checks"):
         value = re.search(rf"^cohort_rate_limit_{name} ([0-9.e+]+)$", metrics, re.MULTILINE)
         counts[f"rate_limit_{name}"] = float(value.group(1)) if value else 0.0
@@ -588,12 +593,17 @@ def run_scenario(
             if misses + failures > 0.01 * hits:
                 raise SystemExit(f"the cached run was not served from the cache: {counts}")
             whose = "" if scenario.workers == 1 else " (one worker's counters)"
-            notes.append(f"{hits:,.0f} hits, {misses:.0f} misses, {failures:.0f} Redis timeouts{whose}")
+            notes.append(
+                f"{counts.get('response_hit', 0):,.0f} answers before GraphQL, {hits:,.0f} hits in all, "
+                f"{misses:.0f} misses, {failures:.0f} Redis timeouts{whose}"
+            )
             if scenario.rate_limit:
+                requests = counts.get("response_hit", 0) + counts.get("response_miss", 0)
+                undecided = counts["rate_limit_degraded_checks"]
                 notes.append(
                     f"rate limiter: {counts['rate_limit_redis_failures']:.0f} Redis timeouts, "
-                    f"{counts['rate_limit_degraded_checks']:,.0f} of {hits + misses + failures:,.0f} "
-                    "requests allowed without a decision"
+                    f"{undecided:,.0f} of {requests:,.0f} requests allowed without a decision "
+                    f"({1 - undecided / max(1.0, requests):.2%} decided)"
                 )
     if scenario.workers > 1:
         splits = ", ".join(" + ".join(f"{c:.2f}" for c in load.cpu.workers) for load in row.loads if load.cpu)
@@ -617,7 +627,7 @@ def main() -> None:
         "--quiet-wait", type=float, default=120, help="seconds to wait for other processes to go idle"
     )
     parser.add_argument("--verbose", action="store_true", help="print wrk's own output")
-    parser.add_argument("--only", help="run only the scenarios whose name contains this text")
+    parser.add_argument("--only", help="run only the scenarios whose name matches this regular expression")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
@@ -655,7 +665,7 @@ def main() -> None:
         wrk_env = {**os.environ, "COHORT_BENCH_BODY": str(logs / "body.json"), "COHORT_BENCH_TOKEN": token}
         try:
             for scenario in SCENARIOS:
-                if args.only and args.only not in scenario.name and cached_bytes is not None:
+                if args.only and not re.search(args.only, scenario.name) and cached_bytes is not None:
                     continue  # the first scenario always runs: the floor serves its answer
                 row, answer = run_scenario(
                     scenario, database_url, logs, args, token, body, wrk_env, cached_bytes
@@ -681,6 +691,13 @@ def main() -> None:
             f"| {row.name} | {row.median('requests_per_s'):,.0f} | {row.median('p50_ms'):.2f} | "
             f"{row.median('p99_ms'):.2f} | {row.single.p50_ms:.2f} | {cpu} | {row.note} |"
         )
+    floor = next((row for row in rows if row.name.startswith("floor") and "2 workers" not in row.name), None)
+    if floor is not None:
+        print()
+        for row in rows:
+            if row is not floor and "1 worker" in row.name:
+                ratio = row.median("requests_per_s") / floor.median("requests_per_s")
+                print(f"- {row.name}: {ratio:.2f} of the 1-worker floor's requests/s")
     print()
     for row in rows:
         print(f"- {row.name}: {row.command}")
