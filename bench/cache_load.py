@@ -69,17 +69,18 @@ MAX_OTHER_CORES = 0.1  # a run disturbed by more than this is run again
 RETRIES = 2
 SINGLE_S = 3  # seconds of the one-connection run
 
-# A dashboard tile: enrollments and completion by subject and month, half a year, in London
-# time, for a university admin (the tenant scope is added by the access policy).
+# A dashboard table: enrollments and completion by course and month over a year, in London
+# time, for a university admin (the tenant scope is added by the access policy): 240 rows,
+# about 50 KB.
 QUERY = """query Dashboard {
   enrollments(
-    where: { enrolledAt: { inDateRange: ["2025-01-01", "2025-06-30"] } }
+    where: { enrolledAt: { inDateRange: ["2025-01-01", "2025-12-31"] } }
     orderBy: [{ enrolledAt: ASC }, { count: DESC }]
     timezone: "Europe/London"
-    limit: 100
+    limit: 240
   ) {
     enrolledAt { month }
-    course { subject }
+    course { subject title }
     count
     completionRate
     avgProgress
