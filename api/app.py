@@ -99,7 +99,7 @@ def create_app(settings: Settings, database_url: str, state_database_url: str | 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        registry = load_registry(settings.models_dir)
+        registry = load_registry(settings.models_dir, settings.dashboards)
         timeouts = settings.database_timeouts
         engine = create_engine(
             database_url, timeouts, pool_size=settings.pool_size, max_overflow=settings.pool_max_overflow
@@ -150,7 +150,9 @@ def create_app(settings: Settings, database_url: str, state_database_url: str | 
         app.state.cohort = state
         tasks = []
         if settings.reload_interval_s > 0:
-            watcher = ModelWatcher(settings.models_dir, state.apply, settings.reload_interval_s, registry)
+            watcher = ModelWatcher(
+                settings.models_dir, state.apply, settings.reload_interval_s, registry, settings.dashboards
+            )
             tasks.append(watcher.run())
         if settings.policy_reload_interval_s > 0:
             tasks.append(policies.watch(settings.policy_reload_interval_s))

@@ -22,7 +22,7 @@ from resolvers.plan import (
     PlannedMeasure,
     PlannedOrder,
 )
-from resolvers.values import MemberType, check_values
+from resolvers.values import check_values
 from schema.paths import PathError, walk
 from schema.query import (
     DEFAULT_LIMIT,
@@ -31,6 +31,7 @@ from schema.query import (
     DimensionRef,
     EffectiveQuery,
     Filter,
+    MemberType,
     Or,
     measure_key,
 )
