@@ -142,20 +142,15 @@ class _Decision:
     def _locked(self, locked: tuple[LockedFilter, ...]) -> list[Filter]:
         conditions: list[Filter] = []
         for lock in locked:
+            steps = locked_steps(self.registry, self.root, lock)
+            if steps is None:
+                raise self._deny(
+                    f"this embed session's locked filter on {lock.model}.{lock.member} cannot "
+                    f"apply to {self.root.model}",
+                    "embed",
+                )
+            self.nodes.update({step.joins: step.model for step in steps})
             paths = {joins for joins, model in self.nodes.items() if model.model == lock.model}
-            if self.root.model != lock.model:
-                try:
-                    steps, _ = walk(self.registry, self.root, f"{lock.model}.{lock.member}")
-                except PathError:
-                    steps = []
-                if not steps or steps[-1].model.model != lock.model:
-                    raise self._deny(
-                        f"this embed session's locked filter on {lock.model}.{lock.member} cannot "
-                        f"apply to {self.root.model}",
-                        "embed",
-                    )
-                self.nodes.update({step.joins: step.model for step in steps})
-                paths.add(steps[-1].joins)
             for joins in sorted(paths):
                 conditions.append(Condition(".".join((*joins, lock.member)), lock.op, lock.values))
         return conditions
@@ -273,6 +268,18 @@ class _Decision:
             for joins, model in self.nodes.items()
             if model.learner_count is not None
         ]
+
+
+def locked_steps(registry: Registry, root: ModelSpec, lock: LockedFilter) -> list[Step] | None:
+    """The models from `root` to the one a locked filter names, through the shortest chain
+    of joins (the root alone when it is that model); None when there is no such chain."""
+    if root.model == lock.model:
+        return [Step((), root)]
+    try:
+        steps, _ = walk(registry, root, f"{lock.model}.{lock.member}")
+    except PathError:
+        return None
+    return steps if steps[-1].model.model == lock.model else None
 
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
