@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from api.auth.authenticator import Authenticator
 from api.embed.cors import EmbedCors
 from api.embed.routes import embed_routes
+from api.export_csv import CsvExport
 from api.graphiql import graphiql_routes
 from api.graphql_http import GraphQLEndpoint
 from api.health import healthz, readyz
@@ -173,6 +174,7 @@ def create_app(settings: Settings, database_url: str, state_database_url: str | 
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
+        Route("/export.csv", CsvExport(settings.limits, settings.export).handle, methods=["POST"]),
         *embed_routes(),
     ]
     if settings.graphiql:

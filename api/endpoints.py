@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from api.auth.errors import AuthenticationError
 from api.errors import request_error
+from api.limits import Limits, variables_problem
 from api.rate_limit import principal_key
 from authz.principal import Principal
 from resolvers.database import DatabaseUnavailable
@@ -81,3 +82,20 @@ async def json_body(request: Request, max_bytes: int) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise Refused(400, "the request body must be a JSON object")
     return body
+
+
+def graphql_request(body: dict[str, Any], limits: Limits) -> tuple[str, dict[str, Any] | None, str | None]:
+    """`query`, `variables` and `operationName` of a GraphQL-over-HTTP body, checked as /graphql
+    checks them."""
+    query, variables, name = body.get("query"), body.get("variables"), body.get("operationName")
+    if not isinstance(query, str) or not query.strip():
+        raise Refused(400, "`query` must be a non-empty string")
+    if len(query) > limits.max_document_chars:
+        raise Refused(400, f"the document is longer than {limits.max_document_chars} characters")
+    if variables is not None and not isinstance(variables, dict):
+        raise Refused(400, "`variables` must be an object")
+    if variables and (problem := variables_problem(variables, limits)):
+        raise Refused(400, problem)
+    if name is not None and not isinstance(name, str):
+        raise Refused(400, "`operationName` must be a string")
+    return query, variables, name

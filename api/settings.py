@@ -213,6 +213,7 @@ class Settings:
                 max_rows=_int(env, "COHORT_EXPORT_MAX_ROWS", 1_000_000, minimum=1),
                 concurrency=_int(env, "COHORT_EXPORT_CONCURRENCY", 2, minimum=1),
                 timeout_s=_int(env, "COHORT_EXPORT_TIMEOUT_S", 600, minimum=1),
+                batch_rows=_int(env, "COHORT_EXPORT_BATCH_ROWS", 2_000, minimum=1),
             ),
             limits=Limits(
                 max_depth=_int(env, "COHORT_MAX_DEPTH", 8, minimum=1),
