@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from api.reload import ModelWatcher
 from schema.dashboard_documents import dashboard_view, tile_where
 from schema.dashboards import load_directory
 from schema.issues import Issue, ModelValidationError
@@ -210,3 +212,23 @@ def test_cohort_validate_plans_every_tile(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["validate", "--models", str(models), "--format", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["dashboards"] == 1
+
+
+def test_a_dashboard_change_reloads_the_schema(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    models, dashboards = tmp_path / "models", tmp_path / "dashboards"
+    models.mkdir()
+    for path in MODELS.glob("*.yml"):
+        (models / path.name).write_text(path.read_text())
+    applied: list[Registry] = []
+    current = load_registry(models, dashboards)
+    watcher = ModelWatcher(models, applied.append, interval_s=60, current=current, dashboards=dashboards)
+    assert not watcher.check()
+    dashboards.mkdir()
+    (dashboards / "overview.yml").write_text(GOOD)
+    with caplog.at_level(logging.INFO, "cohort.reload"):
+        assert watcher.check()
+    assert list(applied[-1].dashboards) == ["overview"]
+    assert "(added dashboards overview)" in caplog.text
+    (dashboards / "overview.yml").write_text(GOOD.replace("chart: line", "chart: pie"))
+    assert not watcher.check()  # invalid: the previous schema keeps serving
+    assert list(applied[-1].dashboards) == ["overview"]
