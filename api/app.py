@@ -13,9 +13,13 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from api.auth.authenticator import Authenticator
+from api.embed.cors import EmbedCors
+from api.embed.routes import embed_routes
+from api.export_csv import CsvExport
 from api.graphiql import graphiql_routes
 from api.graphql_http import GraphQLEndpoint
 from api.health import healthz, readyz
@@ -102,7 +106,7 @@ def create_app(settings: Settings, database_url: str, state_database_url: str | 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        registry = load_registry(settings.models_dir)
+        registry = load_registry(settings.models_dir, settings.dashboards)
         timeouts = settings.database_timeouts
         engine = create_engine(
             database_url, timeouts, pool_size=settings.pool_size, max_overflow=settings.pool_max_overflow
@@ -113,18 +117,15 @@ def create_app(settings: Settings, database_url: str, state_database_url: str | 
             if state_database_url and state_database_url != database_url
             else engine
         )
-        authenticator = Authenticator.from_settings(settings, state_engine)
+        audit = Audit(on_denial=lambda kind: metrics.denials.labels(kind).inc())
+        authenticator = Authenticator.from_settings(settings, state_engine, audit)
         store = PolicyStore(state_engine, timeout_s=timeouts.lookup_s)
         try:
             policies = PolicyHolder(store, await store.load())
         except Exception:  # no database yet: deny everything until the policy can be read
             log.exception("could not load the access policy; every query is denied until it loads")
             policies = PolicyHolder(store, PolicyEnforcer([], version=-1))
-        authorizer = Authorizer(
-            policies,
-            Audit(on_denial=lambda kind: metrics.denials.labels(kind).inc()),
-            default_cost_budget=settings.query_cost_budget or None,
-        )
+        authorizer = Authorizer(policies, audit, default_cost_budget=settings.query_cost_budget or None)
         redis = (
             connect_redis(settings.redis_url, cluster=settings.redis_cluster) if settings.redis_url else None
         )
@@ -164,7 +165,9 @@ def create_app(settings: Settings, database_url: str, state_database_url: str | 
         app.state.cohort = state
         tasks = []
         if settings.reload_interval_s > 0:
-            watcher = ModelWatcher(settings.models_dir, state.apply, settings.reload_interval_s, registry)
+            watcher = ModelWatcher(
+                settings.models_dir, state.apply, settings.reload_interval_s, registry, settings.dashboards
+            )
             tasks.append(watcher.run())
         if settings.policy_reload_interval_s > 0:
             tasks.append(policies.watch(settings.policy_reload_interval_s))
@@ -189,10 +192,13 @@ def create_app(settings: Settings, database_url: str, state_database_url: str | 
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
+        Route("/export.csv", CsvExport(settings.limits, settings.export).handle, methods=["POST"]),
+        *embed_routes(),
     ]
     if settings.graphiql:
         routes += graphiql_routes("/graphql", EXAMPLE_QUERY)
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(EmbedCors, origins=settings.embed.origins)]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 
 def _log_to_stderr() -> None:

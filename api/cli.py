@@ -34,9 +34,23 @@ DEMO_MODELS = (Path(__file__).resolve().parents[1] / "schema" / "models").resolv
 DEMO_PRINCIPAL = "a university admin of northbridge-university"
 
 
-def _registry(models: Path | None, settings: Settings, output: OutputFormat = OutputFormat.auto) -> Registry:
+def _registry(
+    models: Path | None,
+    settings: Settings,
+    output: OutputFormat = OutputFormat.auto,
+    dashboards: Path | None = None,
+) -> Registry:
+    """The models (and the dashboards beside them) or, with every problem printed, exit 1."""
+    if dashboards is None:
+        dashboards = models.parent / "dashboards" if models is not None else settings.dashboards
     try:
-        return load_registry(models or settings.models_dir)
+        registry = load_registry(models or settings.models_dir, dashboards)
+        from resolvers.dashboard_check import check_tiles
+
+        issues = check_tiles(registry)
+        if issues:
+            raise ModelValidationError(issues)
+        return registry
     except ModelValidationError as exc:
         _print_issues(exc, output)
         raise typer.Exit(1) from None
@@ -48,19 +62,24 @@ def _print_issues(error: ModelValidationError, output: OutputFormat = OutputForm
 
 
 ModelsOption = Annotated[Path | None, typer.Option("--models", help="Folder of model files.")]
+DashboardsOption = Annotated[
+    Path | None,
+    typer.Option("--dashboards", help="Folder of dashboard files (default: dashboards beside the models)."),
+]
 
 
 @app.command()
 def validate(
     models: ModelsOption = None,
+    dashboards: DashboardsOption = None,
     db: Annotated[
         bool, typer.Option("--db", help="Also check tables, columns and types in the database.")
     ] = False,
     output: FormatOption = OutputFormat.auto,
 ) -> None:
-    """Check the model files; report every problem at once."""
+    """Check the model and dashboard files; report every problem at once."""
     settings = Settings.from_env()
-    registry = _registry(models, settings, output)
+    registry = _registry(models, settings, output, dashboards)
     if db:
         from resolvers.model_check import check_database
 
@@ -70,9 +89,13 @@ def validate(
             raise typer.Exit(1)
     where = "files and database" if db else "files"
     if output is OutputFormat.json:
-        emit(("file", "member", "problem"), [], output, extra={"models": len(registry.models)})
+        counts = {"models": len(registry.models), "dashboards": len(registry.dashboards)}
+        emit(("file", "member", "problem"), [], output, extra=counts)
         return
-    console.print(f"[green]{len(registry.models)} models valid[/green] ({where}); version {registry.version}")
+    console.print(
+        f"[green]{len(registry.models)} models and {len(registry.dashboards)} dashboards valid[/green] "
+        f"({where}); version {registry.version}"
+    )
 
 
 @app.command()

@@ -247,7 +247,7 @@ class GraphQLEndpoint:
         except AuthenticationError as error:
             self.metrics.unauthenticated.inc()
             headers = {"WWW-Authenticate": error.challenge}
-            raise _Rejected(error.status_code, error.reason, headers, "UNAUTHENTICATED") from None
+            raise _Rejected(error.status_code, error.reason, headers, error.code) from None
         except DatabaseUnavailable as error:  # the API token could not be looked up
             headers = {"Retry-After": str(error.retry_after_s)}
             raise _Rejected(503, str(error), headers, error.code) from None

@@ -1,6 +1,6 @@
-"""Model reload: rebuild the schema when the model files change, without a restart.
+"""Model reload: rebuild the schema when the model (or dashboard) files change, without a restart.
 
-The folder is polled (file names, sizes and modification times); an invalid change
+The folders are polled (file names, sizes and modification times); an invalid change
 keeps the running schema and logs every problem. Reading and validating the files runs
 in a worker thread, off the event loop; the new schema is applied on it.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from schema.issues import ModelValidationError
@@ -21,29 +21,38 @@ log = logging.getLogger("cohort.reload")
 Fingerprint = tuple[tuple[str, int, int], ...]
 
 
-def fingerprint(directory: Path) -> Fingerprint:
+def fingerprint(directory: Path, *more: Path | None) -> Fingerprint:
     found = []
-    for path in sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")]):
+    paths = [path for folder in (directory, *more) if folder is not None for path in _files(folder)]
+    for path in paths:
         try:
             stat = path.stat()
         except FileNotFoundError:
             continue
-        found.append((path.name, stat.st_size, stat.st_mtime_ns))
+        found.append((str(path), stat.st_size, stat.st_mtime_ns))
     return tuple(found)
 
 
-def changes(before: Registry | None, after: Registry) -> str:
-    """What a reload changed, in words: models added, removed and changed."""
-    old = {} if before is None else dict(before.models)
-    added = sorted(set(after.models) - set(old))
-    removed = sorted(set(old) - set(after.models))
-    changed = sorted(name for name in set(old) & set(after.models) if old[name] != after.models[name])
-    parts = [
-        f"{label} {', '.join(names)}"
+def _files(directory: Path) -> list[Path]:
+    return sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
+
+
+def _changed(old: Mapping[str, object], new: Mapping[str, object], what: str) -> list[str]:
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    changed = sorted(name for name in set(old) & set(new) if old[name] != new[name])
+    return [
+        f"{label} {what}{', '.join(names)}"
         for label, names in (("added", added), ("removed", removed), ("changed", changed))
         if names
     ]
-    return "; ".join(parts) or "no model changed"
+
+
+def changes(before: Registry | None, after: Registry) -> str:
+    """What a reload changed, in words: models (and dashboards) added, removed and changed."""
+    models = _changed({} if before is None else before.models, after.models, "")
+    dashboards = _changed({} if before is None else before.dashboards, after.dashboards, "dashboards ")
+    return "; ".join(models + dashboards) or "no model changed"
 
 
 class ModelWatcher:
@@ -53,20 +62,22 @@ class ModelWatcher:
         apply: Callable[[Registry], None],
         interval_s: float,
         current: Registry | None = None,
+        dashboards: Path | None = None,
     ) -> None:
         self.directory = directory
+        self.dashboards = dashboards
         self.apply = apply
         self.interval_s = interval_s
         self.current = current
-        self.seen = fingerprint(directory)
+        self.seen = fingerprint(directory, dashboards)
 
     def _load_if_changed(self) -> Registry | None:
-        current = fingerprint(self.directory)
+        current = fingerprint(self.directory, self.dashboards)
         if current == self.seen:
             return None
         self.seen = current
         try:
-            return load_registry(self.directory)
+            return load_registry(self.directory, self.dashboards)
         except ModelValidationError as exc:
             log.error("model files changed but are invalid; still serving the previous schema\n%s", exc)
             return None

@@ -8,7 +8,8 @@ response body, so a repeated request costs one Redis round trip, shared with the
 check (api/rate_limit.py).
 
 The key holds everything that decides the effective query: the document, variables and
-operation name; the principal (kind, subject, tenant, roles, attributes); the model and
+operation name; the principal (kind, subject, tenant, roles, attributes, an embed session's
+scope and locked filters); the model and
 policy versions; the warehouse; the document limits. A principal never reads another's
 entry: the key is per principal, under the principal's own Redis Cluster hash tag.
 
@@ -79,6 +80,7 @@ def response_key(
         principal.tenant,
         sorted(principal.roles),
         sorted((name, type(value).__name__, str(value)) for name, value in principal.attributes.items()),
+        _embed_scope(principal),
     )
     material = orjson.dumps(
         [
@@ -95,6 +97,18 @@ def response_key(
     )
     tag = slot_tag(principal_key(principal.subject, principal.tenant))
     return f"{PREFIX}{tag}:{hashlib.sha256(material).hexdigest()}"
+
+
+def _embed_scope(principal: Principal) -> list[Any] | None:
+    """An embed session's scope, canonical (its models are a set): the session itself, its
+    dashboards and its locked filters, each value with its type."""
+    scope = principal.embed
+    if scope is None:
+        return None
+    locked = [
+        [f.model, f.member, str(f.op), [(type(v).__name__, str(v)) for v in f.values]] for f in scope.locked
+    ]
+    return [scope.session, sorted(scope.dashboards), sorted(scope.models), locked, scope.minted_by]
 
 
 def may_cache(query: str) -> bool:

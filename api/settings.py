@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,49 @@ class AuthSettings:
             raise SettingsError("COHORT_JWT_LEEWAY_S must be between 0 and 60")
 
 
+MAX_EMBED_TTL_S = 3600  # an embed session lives an hour at most, whatever is configured
+_ORIGIN = re.compile(r"https?://(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:[0-9]{1,5})?")
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedSettings:
+    """Embedded dashboards (docs/embedding.md)."""
+
+    secret: str | None = None  # signs embed tokens (HS256); None: a development secret in the data folder
+    origins: tuple[str, ...] = ()  # pages that may frame the dashboards and call the API from a browser
+    ttl_s: int = 600  # an embed session's default length
+    max_ttl_s: int = MAX_EMBED_TTL_S
+
+    def __post_init__(self) -> None:
+        if not 60 <= self.max_ttl_s <= MAX_EMBED_TTL_S:
+            raise SettingsError(f"COHORT_EMBED_MAX_TTL_S must be between 60 and {MAX_EMBED_TTL_S}")
+        if not 1 <= self.ttl_s <= self.max_ttl_s:
+            raise SettingsError("COHORT_EMBED_TTL_S must be between 1 and COHORT_EMBED_MAX_TTL_S")
+        if self.secret is not None and len(self.secret.encode()) < 32:
+            raise SettingsError("COHORT_EMBED_SECRET must be at least 32 bytes")
+        for origin in self.origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise SettingsError(
+                    f"COHORT_EMBED_ORIGINS: {origin!r} is not an origin: scheme://host[:port], in "
+                    "lower case, without a path or a trailing slash (https://lms.example.com)"
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSettings:
+    """CSV downloads (`POST /export.csv`)."""
+
+    max_rows: int = 1_000_000  # an export stops here, with an error as its last line
+    concurrency: int = 2  # exports at a time in one process (each holds a connection throughout)
+    timeout_s: float = 600.0  # the whole of one export
+    batch_rows: int = 2_000  # rows per fetch from the server-side cursor
+
+
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("COHORT_EMBED_ORIGINS") or ""
+    return tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if not raw:
@@ -97,6 +141,15 @@ class Settings:
     access_log: bool  # one JSON line per request on the cohort.access logger
     policy_reload_interval_s: float
     query_cost_budget: int  # for roles without a p4 rule; 0: no budget
+    dashboards_dir: Path | None = None  # None: `dashboards` beside the models folder
+    embed: EmbedSettings = EmbedSettings()
+    export: ExportSettings = ExportSettings()
+
+    @property
+    def dashboards(self) -> Path:
+        """The dashboard files' folder: schema/dashboards beside schema/models, dashboards/
+        beside models/, unless COHORT_DASHBOARDS_DIR says otherwise."""
+        return self.dashboards_dir or self.models_dir.parent / "dashboards"
 
     @property
     def database_timeouts(self) -> DatabaseTimeouts:
@@ -117,6 +170,7 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             data_dir=Path(env.get("COHORT_DATA_DIR") or _ROOT / ".data"),
             models_dir=Path(env.get("COHORT_MODELS_DIR") or _ROOT / "schema" / "models"),
+            dashboards_dir=_path(env, "COHORT_DASHBOARDS_DIR"),
             host=env.get("COHORT_HOST") or "127.0.0.1",
             port=_int(env, "COHORT_PORT", 8000, minimum=1),
             statement_timeout_ms=_int(env, "COHORT_STATEMENT_TIMEOUT_MS", 15_000, minimum=1),
@@ -151,6 +205,18 @@ class Settings:
             access_log=_bool(env, "COHORT_ACCESS_LOG", True),
             policy_reload_interval_s=_int(env, "COHORT_POLICY_RELOAD_MS", 2_000) / 1000,
             query_cost_budget=_int(env, "COHORT_QUERY_COST_BUDGET", 5_000_000),
+            embed=EmbedSettings(
+                secret=env.get("COHORT_EMBED_SECRET") or None,
+                origins=_origins(env),
+                ttl_s=_int(env, "COHORT_EMBED_TTL_S", 600, minimum=1),
+                max_ttl_s=_int(env, "COHORT_EMBED_MAX_TTL_S", MAX_EMBED_TTL_S, minimum=1),
+            ),
+            export=ExportSettings(
+                max_rows=_int(env, "COHORT_EXPORT_MAX_ROWS", 1_000_000, minimum=1),
+                concurrency=_int(env, "COHORT_EXPORT_CONCURRENCY", 2, minimum=1),
+                timeout_s=_int(env, "COHORT_EXPORT_TIMEOUT_S", 600, minimum=1),
+                batch_rows=_int(env, "COHORT_EXPORT_BATCH_ROWS", 2_000, minimum=1),
+            ),
             limits=Limits(
                 max_depth=_int(env, "COHORT_MAX_DEPTH", 8, minimum=1),
                 max_aliases=_int(env, "COHORT_MAX_ALIASES", 30),

@@ -6,7 +6,11 @@ For a principal and a SemanticQuery it decides, with the policy:
   as a constant and cannot be filtered on;
 - every model in the join tree gets its row filters (tenant, instructor, ...), ANDed
   with whatever the client asked;
-- groups with fewer distinct learners than the roles' minimum are suppressed.
+- groups with fewer distinct learners than the roles' minimum are suppressed;
+- an embed session queries only its dashboards' models, and its locked filters are added
+  like row filters: on the model they name, reached from the query's model through its
+  joins (and on every node of that model in the join tree). A locked filter that cannot
+  reach the queried model refuses the query: it is never left out.
 The result is an EffectiveQuery; a refusal is AccessDenied, and is audited.
 """
 
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 from authz.audit import Audit
 from authz.enforcer import PolicyEnforcer, RowRule
 from authz.errors import AccessDenied, PolicyUnavailable
-from authz.principal import Principal
+from authz.principal import LockedFilter, Principal
 from schema.paths import PathError, Step, walk
 from schema.query import And, Condition, EffectiveQuery, Filter, Or, SemanticQuery
 from schema.registry import Registry
@@ -74,6 +78,14 @@ class Authorizer:
         if enforcer.version < 0:
             raise PolicyUnavailable("the access policy is not loaded")
         try:
+            scope = principal.embed
+            if scope is not None and query.model not in scope.models:
+                raise AccessDenied(
+                    f"this embed session may not query {query.model}; its dashboards query "
+                    f"{', '.join(sorted(scope.models))}",
+                    (query.model,),
+                    "embed",
+                )
             return _Decision(registry, enforcer, principal, query).effective()
         except AccessDenied as denied:
             self.audit.denied(principal, denied.models, str(denied), denied.kind)
@@ -93,6 +105,8 @@ class _Decision:
         self.nodes: dict[tuple[str, ...], ModelSpec] = {(): self.root}
         for use in self.uses:
             self.nodes.update({step.joins: step.model for step in use.steps})
+        # Before any decision: the models locked filters reach are read, and scoped, too.
+        self.locked = self._locked(principal.embed.locked if principal.embed is not None else ())
 
     def _uses(self) -> list[_Use]:
         uses = []
@@ -119,10 +133,27 @@ class _Decision:
         masked = self._masked()
         self.row_masks: dict[tuple[str, ...], Filter] = {}
         filters = self._row_filters()
+        filters += self.locked
         filters += self._suppression()
         self._refuse_raw_reads_of_masked_rows()
         masks = tuple((".".join(joins), scope) for joins, scope in sorted(self.row_masks.items()))
         return EffectiveQuery(self.query, tuple(filters), frozenset(masked), masks)
+
+    def _locked(self, locked: tuple[LockedFilter, ...]) -> list[Filter]:
+        conditions: list[Filter] = []
+        for lock in locked:
+            steps = locked_steps(self.registry, self.root, lock)
+            if steps is None:
+                raise self._deny(
+                    f"this embed session's locked filter on {lock.model}.{lock.member} cannot "
+                    f"apply to {self.root.model}",
+                    "embed",
+                )
+            self.nodes.update({step.joins: step.model for step in steps})
+            paths = {joins for joins, model in self.nodes.items() if model.model == lock.model}
+            for joins in sorted(paths):
+                conditions.append(Condition(".".join((*joins, lock.member)), lock.op, lock.values))
+        return conditions
 
     def _refuse_raw_reads_of_masked_rows(self) -> None:
         """Segments and measures other than counts would read a row-masked model's values
@@ -237,6 +268,18 @@ class _Decision:
             for joins, model in self.nodes.items()
             if model.learner_count is not None
         ]
+
+
+def locked_steps(registry: Registry, root: ModelSpec, lock: LockedFilter) -> list[Step] | None:
+    """The models from `root` to the one a locked filter names, through the shortest chain
+    of joins (the root alone when it is that model); None when there is no such chain."""
+    if root.model == lock.model:
+        return [Step((), root)]
+    try:
+        steps, _ = walk(registry, root, f"{lock.model}.{lock.member}")
+    except PathError:
+        return None
+    return steps if steps[-1].model.model == lock.model else None
 
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")

@@ -117,6 +117,20 @@ class PolicyEnforcer:
             allowed = allowed or "allow" in effects
         return "allow" if allowed else "none"
 
+    def allowed_objects(self, roles: tuple[str, ...], tenant: str, act: str) -> tuple[str, ...]:
+        """The objects (patterns included) that allow lines of the roles name for `act`, in this
+        tenant: for `embed`, the roles and tenants a minter may grant (`role:instructor`,
+        `tenant:*`). Empty: the roles may not `act` at all."""
+        domains = {ANY, self._domain(tenant)}
+        found = {
+            obj
+            for subject in self._roles(roles)
+            for domain in domains
+            for obj, p_act, eft in self._p.get((subject, domain), ())
+            if p_act == act and eft == "allow"
+        }
+        return tuple(sorted(found))
+
     def decide_with_casbin(self, roles: tuple[str, ...], tenant: str, obj: str, act: str) -> Decision:
         """The same decision by Casbin's own matcher (reads every line: tests only)."""
         allowed = False

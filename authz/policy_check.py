@@ -16,7 +16,8 @@ from schema.paths import PathError, walk
 from schema.registry import Registry
 
 _ARITY = {"p": 5, "p2": 5, "p3": 3, "p4": 3, "g": 2}
-_ACTIONS = frozenset({"read", "mask"})
+_ACTIONS = frozenset({"read", "mask", "embed"})
+_EMBED_OBJECTS = ("role", "tenant")
 _EFFECTS = frozenset({"allow", "deny"})
 _ANY = "*"
 
@@ -98,9 +99,12 @@ class _Checker:
 
     def _access(self, n: int, rule: Sequence[str], role: str | None, obj: str, act: str, eft: str) -> None:
         if act not in _ACTIONS:
-            self.report(n, rule, f"unknown action {act!r}; use read or mask")
+            self.report(n, rule, f"unknown action {act!r}; use read, mask or embed")
         if eft not in _EFFECTS:
             self.report(n, rule, f"unknown effect {eft!r}; use allow or deny")
+        if act == "embed":
+            self._embed(n, rule, obj)
+            return
         if obj == _ANY:
             if role and act == "read" and eft == "allow":
                 self.readers.setdefault(role, set()).update(self.registry.models)
@@ -115,6 +119,20 @@ class _Checker:
             self.readers.setdefault(role, set()).add(model)
         if act == "mask" and member and member in spec.measures:
             self.report(n, rule, "only dimensions can be masked; deny the measure instead")
+
+    def _embed(self, n: int, rule: Sequence[str], obj: str) -> None:
+        """`role:<name>` (a role the minter may grant) or `tenant:<name>` (a tenant, other than
+        its own, it may mint for), either with `*` for any."""
+        kind, sep, name = obj.partition(":")
+        if not sep or kind not in _EMBED_OBJECTS:
+            self.report(n, rule, "an embed rule's object is role:<name> or tenant:<name> (* for any)")
+            return
+        if name == _ANY:
+            return
+        try:
+            check_name(name, kind)
+        except InvalidNameError as error:
+            self.report(n, rule, str(error))
 
     def _rows(self, n: int, rule: Sequence[str], role: str | None, obj: str, col: str, attr: str) -> None:
         if obj == _ANY:

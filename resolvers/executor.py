@@ -30,6 +30,22 @@ class QueryResult:
     rows: Sequence[Sequence[Any]]  # asyncpg Records: tuples in `columns` order
 
 
+def query_failure(exc: Exception, timeouts: DatabaseTimeouts) -> Exception:
+    """The client-facing error for a query that failed in (or on the way to) PostgreSQL; other
+    exceptions as they are."""
+    if isinstance(exc, asyncpg.QueryCanceledError):
+        return QueryTimeoutError("the query ran past the statement timeout")
+    if isinstance(exc, asyncpg.DataError):
+        # A client value that the column's own type refuses (`not-a-uuid` for a uuid
+        # column bound untyped): the message names the type and the client's value only.
+        return QueryError(f"a filter value does not fit its column: {exc.args[0]}")
+    if is_unavailable(exc):
+        return unavailable(exc, "the query did not run", timeouts)
+    if isinstance(exc, asyncpg.PostgresError):
+        return ExecutionError(f"the database failed: {type(exc).__name__}")
+    return exc
+
+
 def create_engine(
     url: str,
     timeouts: DatabaseTimeouts | None = None,
@@ -87,20 +103,13 @@ class Executor:
                         raise
                     if self.observe is not None:
                         self.observe(time.perf_counter() - started)
-        except asyncpg.QueryCanceledError as exc:
-            raise QueryTimeoutError("the query ran past the statement timeout") from exc
-        except asyncpg.DataError as exc:
-            # A client value that the column's own type refuses (`not-a-uuid` for a uuid
-            # column bound untyped): the message names the type and the client's value only.
-            raise QueryError(f"a filter value does not fit its column: {exc.args[0]}") from exc
         except DatabaseUnavailable:
             raise
         except Exception as exc:
-            if is_unavailable(exc):
-                raise unavailable(exc, "the query did not run", timeouts) from exc
-            if isinstance(exc, asyncpg.PostgresError):
-                raise ExecutionError(f"the database failed: {type(exc).__name__}") from exc
-            raise
+            failure = query_failure(exc, timeouts)
+            if failure is exc:
+                raise
+            raise failure from exc
         return QueryResult(query.columns, records)
 
     async def scalar(self, sql: str) -> Any:

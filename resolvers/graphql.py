@@ -24,13 +24,23 @@ from cache.single_flight import SingleFlight
 from resolvers.arguments import order_items, where_filters
 from resolvers.compiler import CompiledQuery
 from resolvers.projection import ProjectedRows, Shape, rows_builder, shape_of
-from resolvers.selection import SelectionReader
+from resolvers.selection import Selection, SelectionReader
 from resolvers.service import QueryService
 from schema.graphql_types import Arguments
-from schema.query import SemanticQuery
+from schema.query import EffectiveQuery, SemanticQuery
 from schema.registry import Registry
 
 _encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A root field planned but not run: what an export streams instead."""
+
+    model: str
+    effective: EffectiveQuery
+    selection: Selection
+    budget: float | None
 
 
 @dataclass
@@ -43,6 +53,8 @@ class RequestContext:
     # freshness token, and the shortest lifetime among them (None: nothing cacheable was read).
     tokens: dict[str, str] = field(default_factory=dict)
     ttl_s: int | None = None
+    # Set by exports: root fields are authorized and recorded here, not run.
+    planned: list[Planned] | None = None
 
     def read(self, models: Iterable[str], tokens: Iterable[Token], ttl_s: int) -> None:
         self.tokens.update(zip(models, (token.value for token in tokens), strict=True))
@@ -95,10 +107,13 @@ class ModelResolvers:
         query, selection = self.semantic_query(model, raw, arguments)
         # Access control scopes the query before any SQL exists.
         effective = self.authorizer.authorize(self.registry, raw.context.principal, query)
-        compiled = self.service.compile(effective)
-        shape = shape_of(selection.items, compiled.columns)
         # Checked against PostgreSQL's estimate before a statement runs (not for cached results).
         budget = self.authorizer.cost_budget(raw.context.principal)
+        if raw.context.planned is not None:
+            raw.context.planned.append(Planned(model, effective, selection, budget))
+            return ProjectedRows([])
+        compiled = self.service.compile(effective)
+        shape = shape_of(selection.items, compiled.columns)
         if self.caching is None or not self.caching.cache.enabled:
             result = await self.service.executor.run(compiled, budget)
             return ProjectedRows(rows_builder(shape)(result.rows))

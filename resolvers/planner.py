@@ -22,7 +22,7 @@ from resolvers.plan import (
     PlannedMeasure,
     PlannedOrder,
 )
-from resolvers.values import MemberType, check_values
+from resolvers.values import check_values
 from schema.paths import PathError, walk
 from schema.query import (
     DEFAULT_LIMIT,
@@ -31,6 +31,7 @@ from schema.query import (
     DimensionRef,
     EffectiveQuery,
     Filter,
+    MemberType,
     Or,
     measure_key,
 )
@@ -165,17 +166,18 @@ def _multiplied(nodes: dict[Path, Node]) -> frozenset[Path]:
     return frozenset(repeated)
 
 
-def _limit(limit: int | None, offset: int) -> tuple[int, int]:
+def _limit(limit: int | None, offset: int, max_limit: int) -> tuple[int, int]:
     if limit is None:
         limit = DEFAULT_LIMIT
-    if not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    if not 1 <= limit <= max_limit:
+        raise QueryError(f"limit must be between 1 and {max_limit}, got {limit}")
     if not 0 <= offset <= MAX_OFFSET:
         raise QueryError(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
     return limit, offset
 
 
-def plan(registry: Registry, effective: EffectiveQuery) -> Plan:
+def plan(registry: Registry, effective: EffectiveQuery, max_limit: int = MAX_LIMIT) -> Plan:
+    """`max_limit`: the most rows a query may ask for (exports stream more than a page)."""
     query = effective.query
     try:
         root = registry.model(query.model)
@@ -221,7 +223,7 @@ def plan(registry: Registry, effective: EffectiveQuery) -> Plan:
             raise QueryError(f"cannot order by {item.member!r}: it is not selected")
         order.append(PlannedOrder(key, item.descending))
     order += _default_order(list(dimensions.values()), list(measures.values()), bool(order))
-    limit, offset = _limit(query.limit, query.offset)
+    limit, offset = _limit(query.limit, query.offset, max_limit)
 
     return Plan(
         root=root.model,

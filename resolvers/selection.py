@@ -35,6 +35,8 @@ class Column:
 
     key: str
     column: str  # DimensionRef.key or the measure key
+    member: str = ""  # the member path it shows, e.g. "course.subject" (for column titles)
+    grain: Granularity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,7 @@ class SelectionReader:
             dotted = ".".join((*path, member))
             if kind == "measure":
                 measures[dotted] = None
-                items.append(Column(key, "__".join((*path, member))))
+                items.append(Column(key, "__".join((*path, member)), dotted))
             elif kind == "join":
                 target = self.registry.model(spec.joins[member].model)
                 sub = walk.fields(nodes)
@@ -119,7 +121,7 @@ class SelectionReader:
             else:
                 ref = DimensionRef(dotted)
                 dimensions.setdefault(ref.key, ref)
-                items.append(Column(key, ref.key))
+                items.append(Column(key, ref.key, dotted))
         return tuple(items)
 
     def _time(
@@ -142,7 +144,7 @@ class SelectionReader:
             grain: Granularity | None = None if name == "value" else _grain(name)
             ref = DimensionRef(dotted, grain)
             dimensions.setdefault(ref.key, ref)
-            items.append(Column(key, ref.key))
+            items.append(Column(key, ref.key, dotted, grain))
         return tuple(items)
 
 

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from resolvers.compiler import CompiledQuery, compile_plan
 from resolvers.executor import Executor, QueryResult
 from resolvers.planner import plan
-from schema.query import EffectiveQuery
+from schema.query import MAX_LIMIT, EffectiveQuery
 from schema.registry import Registry
 
 
@@ -21,12 +21,14 @@ class QueryService:
         self._compiled: OrderedDict[str, CompiledQuery] = OrderedDict()
         self._cache_size = compiled_cache_size
 
-    def compile(self, query: EffectiveQuery) -> CompiledQuery:
+    def compile(self, query: EffectiveQuery, max_limit: int = MAX_LIMIT) -> CompiledQuery:
         # repr, not the dataclass itself: 1, 1.0 and True are equal keys, but not the same input.
-        key = repr(query)
+        # The largest limit allowed is part of the key: an export's compiled query must never
+        # answer a page query whose limit is over the page maximum.
+        key = f"{max_limit}|{query!r}"
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = compile_plan(plan(self.registry, query))
+            compiled = compile_plan(plan(self.registry, query, max_limit))
             self._compiled[key] = compiled
             if len(self._compiled) > self._cache_size:
                 self._compiled.popitem(last=False)

@@ -10,29 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Literal
 
 from resolvers.errors import QueryError
-from schema.query import FilterOp, FilterValue
+from schema.query import NO_VALUES, ONE_VALUE, OPERATORS, TWO_VALUES, FilterOp, FilterValue, MemberType
 
-MemberType = Literal["string", "number", "boolean", "time", "measure"]
 MAX_FILTER_VALUES = 1_000
-
-_OPS: dict[MemberType, frozenset[str]] = {
-    "string": frozenset(
-        {"equals", "notEquals", "in", "notIn", "contains", "startsWith", "endsWith", "set", "notSet"}
-    ),
-    "number": frozenset({"equals", "notEquals", "in", "notIn", "gt", "gte", "lt", "lte", "set", "notSet"}),
-    "boolean": frozenset({"equals", "notEquals", "set", "notSet"}),
-    "time": frozenset(
-        {"equals", "notEquals", "in", "notIn", "gt", "gte", "lt", "lte", "set", "notSet"}
-        | {"inDateRange", "beforeDate", "afterDate"}
-    ),
-    "measure": frozenset({"equals", "notEquals", "in", "notIn", "gt", "gte", "lt", "lte", "set", "notSet"}),
-}
-_NO_VALUES = frozenset({"set", "notSet"})
-_ONE_VALUE = frozenset({"equals", "notEquals", "gt", "gte", "lt", "lte", "beforeDate", "afterDate"})
-_TWO_VALUES = frozenset({"inDateRange"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +40,13 @@ def _count_error(member: str, op: str, expected: str, got: int) -> QueryError:
 
 
 def _check_count(member: str, op: str, count: int) -> None:
-    if op in _NO_VALUES and count:
+    if op in NO_VALUES and count:
         raise _count_error(member, op, "no values", count)
-    if op in _ONE_VALUE and count != 1:
+    if op in ONE_VALUE and count != 1:
         raise _count_error(member, op, "exactly one value", count)
-    if op in _TWO_VALUES and count != 2:
+    if op in TWO_VALUES and count != 2:
         raise _count_error(member, op, "two values (from, to)", count)
-    if op not in _NO_VALUES | _ONE_VALUE | _TWO_VALUES and not 1 <= count <= MAX_FILTER_VALUES:
+    if op not in NO_VALUES | ONE_VALUE | TWO_VALUES and not 1 <= count <= MAX_FILTER_VALUES:
         raise _count_error(member, op, f"1 to {MAX_FILTER_VALUES} values", count)
 
 
@@ -150,8 +132,8 @@ def check_values(
     member: str, member_type: MemberType, op: FilterOp, values: tuple[FilterValue, ...], zone: tzinfo
 ) -> tuple[Checked, ...]:
     """`zone` is the query's timezone, in which naive date-times are read."""
-    if op not in _OPS[member_type]:
-        allowed = ", ".join(sorted(_OPS[member_type]))
+    if op not in OPERATORS[member_type]:
+        allowed = ", ".join(sorted(OPERATORS[member_type]))
         raise QueryError(f"filter on {member!r}: {op} is not valid for a {member_type}; use {allowed}")
     _check_count(member, op, len(values))
     if member_type == "string":

@@ -1,9 +1,12 @@
-"""`meta`: the models, measures, dimensions, segments and joins, for self-serve UIs."""
+"""`meta`: the models, measures, dimensions, segments and joins, and the dashboards, for
+self-serve UIs."""
 
 from __future__ import annotations
 
 import strawberry
 
+from schema.dashboard_documents import tile_document
+from schema.dashboards import Dashboard
 from schema.naming import camel
 from schema.registry import Registry
 from schema.spec import GRANULARITIES, Dimension, Measure, ModelSpec
@@ -58,10 +61,51 @@ class MetaModel:
     joins: list[MetaJoin]
 
 
+@strawberry.type(description="A dashboard filter; tiles listen to it through members of their own.")
+class MetaDashboardFilter:
+    name: str
+    title: str
+    type: str = strawberry.field(description="date_range or select.")
+    multiple: bool = strawberry.field(description="A select filter that takes several values.")
+
+
+@strawberry.type(description="Which member of a tile's model a dashboard filter filters.")
+class MetaListen:
+    filter: str
+    member: str = strawberry.field(description="A dimension path from the tile's model.")
+
+
+@strawberry.type(description="A tile: one semantic query shown as a chart.")
+class MetaTile:
+    name: str
+    title: str
+    description: str | None
+    chart: str = strawberry.field(description="line, bar, funnel, number or table.")
+    width: int = strawberry.field(description="Grid columns out of 12.")
+    model: str
+    measures: list[str]
+    dimensions: list[str] = strawberry.field(description="Member paths; time grains as enrolled_at.month.")
+    listen: list[MetaListen]
+    document: str = strawberry.field(
+        description="The GraphQL document of the tile (variables $where, $timezone)."
+    )
+
+
+@strawberry.type(description="A dashboard from the dashboard files.")
+class MetaDashboard:
+    name: str
+    title: str
+    description: str | None
+    timezone: str
+    filters: list[MetaDashboardFilter]
+    tiles: list[MetaTile]
+
+
 @strawberry.type(description="What can be queried.")
 class Meta:
     version: str = strawberry.field(description="Changes whenever a model file changes.")
     models: list[MetaModel]
+    dashboards: list[MetaDashboard]
 
 
 def measure_data_type(measure: Measure) -> str:
@@ -120,5 +164,37 @@ def _model(spec: ModelSpec) -> MetaModel:
     )
 
 
+def _dashboard(registry: Registry, dashboard: Dashboard) -> MetaDashboard:
+    return MetaDashboard(
+        name=dashboard.dashboard,
+        title=dashboard.title,
+        description=dashboard.description,
+        timezone=dashboard.timezone,
+        filters=[
+            MetaDashboardFilter(name=name, title=spec.title, type=spec.type, multiple=spec.multiple)
+            for name, spec in dashboard.filters.items()
+        ],
+        tiles=[
+            MetaTile(
+                name=tile.name,
+                title=tile.title,
+                description=tile.description,
+                chart=tile.chart,
+                width=tile.width,
+                model=tile.query.model,
+                measures=list(tile.query.measures),
+                dimensions=list(tile.query.dimensions),
+                listen=[MetaListen(filter=name, member=member) for name, member in tile.listen.items()],
+                document=tile_document(registry, dashboard, tile),
+            )
+            for tile in dashboard.tiles
+        ],
+    )
+
+
 def build_meta(registry: Registry) -> Meta:
-    return Meta(version=registry.version, models=[_model(spec) for spec in registry.models.values()])
+    return Meta(
+        version=registry.version,
+        models=[_model(spec) for spec in registry.models.values()],
+        dashboards=[_dashboard(registry, dashboard) for dashboard in registry.dashboards.values()],
+    )

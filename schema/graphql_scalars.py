@@ -20,10 +20,15 @@ def _serialize_time(value: Any) -> str:
 
 
 LocalDateTime = NewType("LocalDateTime", str)
+LOCAL_DATE_TIME_SPEC = "https://the-guild.dev/graphql/scalars/docs/scalars/local-date-time"
 SCALARS: dict[object, ScalarDefinition] = {
     LocalDateTime: strawberry.scalar(
         name="LocalDateTime",
-        description="ISO 8601 date-time without an offset: wall-clock time in the query's timezone.",
+        description=(
+            "ISO 8601 date-time without an offset (YYYY-MM-DDTHH:mm:ss[.ffffff]): wall-clock time in "
+            "the query's timezone. A string: map it to `string` in code generators."
+        ),
+        specified_by_url=LOCAL_DATE_TIME_SPEC,
         serialize=_serialize_time,
         parse_value=str,
     )
@@ -131,7 +136,8 @@ _TIME_TYPES: dict[tuple[Granularity, ...], type] = {}
 
 
 def time_type(granularities: tuple[Granularity, ...] | None) -> type:
-    """The object type of a time dimension: one field per allowed grain plus `value`."""
+    """The object type of a time dimension: one field per allowed grain plus `value`.
+    The object is always there (`enrolledAt: Time!`); its values are NULL where the row has none."""
     grains = tuple(g for g in GRANULARITIES if granularities is None or g in granularities)
     if grains not in _TIME_TYPES:
         name = "Time" if grains == GRANULARITIES else "Time" + "".join(pascal(g) for g in grains)

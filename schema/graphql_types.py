@@ -28,6 +28,7 @@ from schema.registry import Registry
 from schema.spec import Dimension, ModelSpec
 
 DEFAULT_TIMEZONE = "UTC"
+NEVER_NULL_MEASURES = frozenset({"count", "count_distinct"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +100,12 @@ class _Builder:
         for name, measure in spec.measures.items():
             if not measure.public:
                 continue
-            value_type = int if measure_data_type(measure) == "integer" else float
+            value_type: Any = int if measure_data_type(measure) == "integer" else float
             description = _describe(measure.title, measure.description)
-            row[name] = (value_type | None, strawberry.field(default=None, description=description))
+            # Counts are never NULL (0 for a group without rows); other aggregates can be.
+            never_null = measure.type in NEVER_NULL_MEASURES
+            annotation = value_type if never_null else value_type | None
+            row[name] = (annotation, strawberry.field(default=None, description=description))
             filter_type = FILTER_FOR_TYPE[measure_data_type(measure)]
             where[name] = (
                 filter_type | None,
@@ -112,16 +116,17 @@ class _Builder:
             if not dimension.public:
                 continue
             description = _describe(dimension.title, dimension.description)
-            row[name] = (
-                _dimension_type(dimension) | None,
-                strawberry.field(default=None, description=description),
-            )
+            value = _dimension_type(dimension)
+            # A time dimension is an object (its grains), always present; its values may be NULL.
+            annotation = value if dimension.type == "time" else value | None
+            row[name] = (annotation, strawberry.field(default=None, description=description))
             where[name] = (_dimension_filter(dimension) | None, strawberry.field(default=UNSET))
             order[name] = (Direction | None, strawberry.field(default=UNSET))
         for name, join in spec.joins.items():
             target = self.types[join.model]
             description = join.description or f"Members of {join.model} ({join.relationship})."
-            row[name] = (target.row | None, strawberry.field(default=None, description=description))
+            # Always an object (left joins: its values are NULL where nothing matches).
+            row[name] = (target.row, strawberry.field(default=None, description=description))
             where[name] = (target.where | None, strawberry.field(default=UNSET))
             order[name] = (target.order_by | None, strawberry.field(default=UNSET))
         where["and_"] = (_optional_list(own.where), strawberry.field(name="AND", default=UNSET))
@@ -177,12 +182,12 @@ class _Builder:
                 )
                 for name, annotation, default in parameters
             ],
-            return_annotation=_optional_list(own.row),
+            return_annotation=_list(own.row),
         )
         resolver.__annotations__ = {
             "info": strawberry.Info,
             **{name: annotation for name, annotation, _ in parameters},
-            "return": _optional_list(own.row),
+            "return": _list(own.row),
         }
         description = _describe(spec.title, spec.description)
         return strawberry.field(resolver=resolver, description=description)
@@ -195,6 +200,11 @@ def _described(annotation: Any, description: str) -> Any:
 def _optional_list(item: type) -> Any:
     """`list[item] | None` for a class made at run time."""
     return list[item] | None  # type: ignore[valid-type]
+
+
+def _list(item: type) -> Any:
+    """`list[item]` (never null: `[Row!]!`) for a class made at run time."""
+    return list[item]  # type: ignore[valid-type]
 
 
 def _assign(cls: type, fields: dict[str, tuple[Any, Any]]) -> None:
@@ -216,9 +226,7 @@ def build_schema(registry: Registry, resolve: Resolve) -> strawberry.Schema:
         return meta
 
     namespace: dict[str, Any] = {
-        "__annotations__": {
-            camel(spec.model): _optional_list(builder.types[spec.model].row) for spec in specs
-        },
+        "__annotations__": {camel(spec.model): _list(builder.types[spec.model].row) for spec in specs},
     }
     for spec in specs:
         namespace[camel(spec.model)] = builder.root_field(spec, resolve)

@@ -17,6 +17,7 @@ def pascal(name: str) -> str:
 # Types every schema has; a model whose type name is one of them would collide.
 RESERVED_TYPE_NAMES = frozenset(
     {"Query", "Meta", "MetaModel", "MetaMeasure", "MetaDimension", "MetaSegment", "MetaJoin", "Direction"}
+    | {"MetaDashboard", "MetaDashboardFilter", "MetaListen", "MetaTile"}
     | {"StringFilter", "IntFilter", "FloatFilter", "BooleanFilter", "TimeFilter", "LocalDateTime", "Time"}
     | {"String", "Int", "Float", "Boolean", "ID"}
 )

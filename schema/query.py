@@ -36,6 +36,28 @@ FilterOp = Literal[
 ]
 FILTER_OPS: tuple[FilterOp, ...] = FilterOp.__args__  # type: ignore[attr-defined]
 FilterValue = str | int | float | bool | date | datetime
+MemberType = Literal["string", "number", "boolean", "time", "measure"]
+
+# The operators each kind of member takes, and how many values each operator takes.
+OPERATORS: dict[MemberType, frozenset[FilterOp]] = {
+    "string": frozenset(
+        {"equals", "notEquals", "in", "notIn", "contains", "startsWith", "endsWith", "set", "notSet"}
+    ),
+    "number": frozenset({"equals", "notEquals", "in", "notIn", "gt", "gte", "lt", "lte", "set", "notSet"}),
+    "boolean": frozenset({"equals", "notEquals", "set", "notSet"}),
+    "time": frozenset(
+        (
+            *("equals", "notEquals", "in", "notIn", "gt", "gte", "lt", "lte", "set", "notSet"),
+            *("inDateRange", "beforeDate", "afterDate"),
+        )
+    ),
+    "measure": frozenset({"equals", "notEquals", "in", "notIn", "gt", "gte", "lt", "lte", "set", "notSet"}),
+}
+NO_VALUES: frozenset[FilterOp] = frozenset({"set", "notSet"})
+ONE_VALUE: frozenset[FilterOp] = frozenset(
+    {"equals", "notEquals", "gt", "gte", "lt", "lte", "beforeDate", "afterDate"}
+)
+TWO_VALUES: frozenset[FilterOp] = frozenset({"inDateRange"})
 
 
 @dataclass(frozen=True, slots=True)

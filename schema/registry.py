@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import orjson
 
 from schema.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from schema.dashboards import Dashboard
 
 
 class UnknownModelError(KeyError):
@@ -24,7 +28,11 @@ class UnknownModelError(KeyError):
 class Registry:
     models: Mapping[str, ModelSpec]
     files: Mapping[str, str] = field(default_factory=dict)  # model name -> file it came from
-    # A digest of every model's definition: it changes whenever a model does.
+    # Dashboards checked against these models (schema/dashboards.py), by name.
+    dashboards: Mapping[str, Dashboard] = field(default_factory=dict)
+    dashboard_files: Mapping[str, str] = field(default_factory=dict)
+    # A digest of every model's definition: it changes whenever a model does (not with a
+    # dashboard: cached results stay valid).
     version: str = field(init=False)
 
     def __post_init__(self) -> None:

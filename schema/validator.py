@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from schema.issues import ModelValidationError
+from schema import dashboards as dashboard_files
+from schema.issues import Issue, ModelValidationError
 from schema.loader import Loaded, load_directory
 from schema.registry import Registry
 from schema.rules import RULES
@@ -23,8 +24,27 @@ def validate(loaded: Loaded) -> Registry:
     )
 
 
-def load_registry(directory: Path) -> Registry:
-    return validate(load_directory(directory))
+def load_registry(directory: Path, dashboards: Path | None = None) -> Registry:
+    """The models of `directory` and, when `dashboards` is given, the dashboards of that
+    folder (none if it does not exist) checked against them; every problem raised at once."""
+    registry = validate(load_directory(directory))
+    if dashboards is None:
+        return registry
+    return with_dashboards(registry, *dashboard_files.load_directory(dashboards))
+
+
+def with_dashboards(
+    registry: Registry, loaded: list[dashboard_files.LoadedDashboard], issues: list[Issue]
+) -> Registry:
+    issues = [*issues, *dashboard_files.check(registry, loaded)]
+    if issues:
+        raise ModelValidationError(issues)
+    return Registry(
+        registry.models,
+        registry.files,
+        {d.spec.dashboard: d.spec for d in loaded},
+        {d.spec.dashboard: d.file for d in loaded},
+    )
 
 
 def registry_from_texts(texts: dict[str, str]) -> Registry:

@@ -1,4 +1,5 @@
-"""A development JWT secret, so that `make run` works on a fresh machine with no key configured.
+"""Development secrets (the JWT secret, the embed token secret), so that `make run` works on a
+fresh machine with no key configured.
 
 It is created once under the data folder (mode 0600) and reused on later starts, so tokens
 minted by `cohort dev-token` keep working across restarts and across uvicorn workers.
@@ -19,12 +20,12 @@ SECRET_BYTES = 32  # 256 bits: the HS256 minimum (RFC 7518 section 3.2)
 log = logging.getLogger(__name__)
 
 
-def dev_secret_path(data_dir: Path) -> Path:
-    return data_dir / FILE_NAME
+def dev_secret_path(data_dir: Path, name: str = FILE_NAME) -> Path:
+    return data_dir / name
 
 
-def load_or_create(data_dir: Path) -> bytes:
-    path = dev_secret_path(data_dir)
+def load_or_create(data_dir: Path, name: str = FILE_NAME) -> bytes:
+    path = dev_secret_path(data_dir, name)
     if not path.exists():
         _create(path)
     return _read(path)
@@ -44,7 +45,7 @@ def _create(path: Path) -> None:
             os.link(temporary, path)
         except FileExistsError:
             return
-        log.warning("created a development JWT secret in %s", path)
+        log.warning("created a development secret in %s", path)
     finally:
         temporary.unlink(missing_ok=True)
 

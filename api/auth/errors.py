@@ -20,10 +20,13 @@ class AuthenticationError(Exception):
     "invalid_request" when the Authorization header is malformed (HTTP 400 rather than 401).
     """
 
-    def __init__(self, reason: str, *, error: BearerError | None = "invalid_token") -> None:
+    def __init__(
+        self, reason: str, *, error: BearerError | None = "invalid_token", code: str = "UNAUTHENTICATED"
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.error = error
+        self.code = code  # extensions.code: EMBED_SESSION_EXPIRED tells a page to ask for a new session
 
     @property
     def status_code(self) -> int:

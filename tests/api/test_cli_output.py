@@ -55,4 +55,4 @@ def test_valid_models_as_json(tmp_path: Path) -> None:
     (tmp_path / "enrollments.yml").write_text(BROKEN.split("  " + LONG)[0])
     result = CliRunner().invoke(app, ["validate", "--models", str(tmp_path), "--format", "json"])
     assert result.exit_code == 0, result.stdout
-    assert orjson.loads(result.stdout) == {"models": 1, "rows": []}
+    assert orjson.loads(result.stdout) == {"models": 1, "dashboards": 0, "rows": []}

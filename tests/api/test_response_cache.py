@@ -19,7 +19,7 @@ from api.limits import Limits
 from api.rate_limit import principal_key, slot_tag
 from api.response_cache import PREFIX, Identity, response_key
 from api.settings import Settings
-from authz.principal import Principal
+from authz.principal import EmbedScope, LockedFilter, Principal
 from tests.databases import redis_url
 from tests.resolvers.oracle import oracle
 from tests.serving import serving
@@ -109,6 +109,11 @@ async def test_principals_never_read_each_others_answers(
 def test_the_key_covers_everything_that_decides_the_answer() -> None:
     identity = Identity("db:5432/warehouse", "abc123", 7, Limits())
     alice = Principal("user:alice", UNI, ("university_admin",), {"instructor_id": 1})
+
+    def locked_to(course: int | str) -> LockedFilter:
+        return LockedFilter("courses", "id", "in", (course,))
+
+    scope = EmbedScope("s1", ("overview",), frozenset({"courses"}), (locked_to(3),))
     base = (identity, alice, BY_SUBJECT, {"n": 1}, "Q")
     variants = [
         (replace(identity, namespace="db:5432/staging"), *base[1:]),
@@ -121,6 +126,10 @@ def test_the_key_covers_everything_that_decides_the_answer() -> None:
         (identity, replace(alice, attributes={"instructor_id": 2}), *base[2:]),
         (identity, replace(alice, attributes={"instructor_id": "1"}), *base[2:]),  # a string is not 1
         (identity, replace(alice, kind="api_token"), *base[2:]),
+        (identity, replace(alice, kind="embed", embed=scope), *base[2:]),
+        (identity, replace(alice, kind="embed", embed=replace(scope, session="s2")), *base[2:]),
+        (identity, replace(alice, kind="embed", embed=replace(scope, locked=(locked_to(4),))), *base[2:]),
+        (identity, replace(alice, kind="embed", embed=replace(scope, locked=(locked_to("3"),))), *base[2:]),
         (*base[:2], BY_SUBJECT + " ", *base[3:]),
         (*base[:3], {"n": 2}, "Q"),
         (*base[:3], {"n": 1.5}, "Q"),

@@ -1,0 +1,1 @@
+"""Embedded dashboards: embed sessions and their tokens, dashboard specs and pages, CORS."""
