@@ -23,7 +23,7 @@ from api.migrations import upgrade
 from api.settings import Settings
 from authz.policy_store import PolicyStore
 from cache.revalidation import Revalidations
-from tests.cache.test_shared_fill import post
+from tests.cache import test_shared_fill
 from tests.databases import redis_url, scratch_database
 from tests.resolvers.oracle import oracle
 from tests.tokens import Mint
@@ -133,6 +133,11 @@ async def score(warehouse: AsyncEngine) -> None:
         )
 
 
+async def post(app: Starlette, query: str, token: str) -> dict[str, Any]:
+    async with asyncio.timeout(5):  # a request that waits for a held statement fails, never hangs
+        return await test_shared_fill.post(app, query, token)
+
+
 def rows(body: dict[str, Any], field: str) -> set[tuple[Any, ...]]:
     return {(row["team"], row["count"], row["points"]) for row in body["data"][field]}
 
@@ -218,6 +223,26 @@ async def test_with_the_window_off_no_stale_value_is_ever_served(
     body = await post(on, query, token)
     assert note(body, "tallies")["stale"] is True and rows(body, "tallies") == new
     await settled(on)
+
+
+async def test_a_fresh_copy_is_a_plain_hit_when_the_fresh_entry_is_gone(
+    apps: Apps, warehouse: AsyncEngine, mint: Mint
+) -> None:
+    """The entry for the current tokens evicted (memory pressure) while the latest copy, for
+    the same tokens and within its TTL, is still there: a hit, neither stale nor refreshed."""
+    app = await apps.start()
+    token = mint()
+    query = "{ scores(limit: 909) { team count points } }"
+    first = await post(app, query, token)
+    redis = app.state.cohort.caching.cache.redis
+    entries = [key async for key in redis.scan_iter(match="cohort:result:scores:*")]
+    fresh = [key for key in entries if not key.endswith(b":latest")]
+    assert len(entries) == 2 and len(fresh) == 1
+    await redis.delete(*fresh)
+    body = await post(app, query, token)
+    assert note(body, "scores") == {"hit": True, "dataAsOf": note(first, "scores")["dataAsOf"]}
+    assert body["data"] == first["data"] and apps.statements == 1
+    assert app.state.cohort.caching.revalidations.started == 0
 
 
 async def test_renew_bypasses_a_stale_value(apps: Apps, warehouse: AsyncEngine, mint: Mint) -> None:
