@@ -12,9 +12,12 @@ Claiming reads the result and takes the lease in one script: one round trip, and
 result stored just before a release can be missed. Both keys must therefore be in one
 Redis Cluster slot (cache/keys.py gives them one hash tag).
 
-Redis is an optimisation, never a dependency: a claim that fails or times out, a cache
-that failed within the last second, or a wait longer than `wait_s` (the holder's own
-bound plus the lease) all mean the work runs locally at once (fail open). A holder whose
+Redis is an optimisation, never a dependency: every call is bounded by `timeout_s`, and a
+claim that fails, a lease call that failed within the last `cooldown_s`, or a wait longer
+than `wait_s` (the holder's own bound plus the lease) all mean the work runs locally at
+once (fail open). Lease calls are few (one claim per miss and process, then a poll every
+10 to 50 ms while waiting), so their timeout can be longer than the cache's reads: a busy
+event loop must not make a burst of misses look like a Redis failure and run twice. A holder whose
 result could not be stored (too large for the cache, Redis failing) leaves a short
 "not stored" mark instead of releasing, so the waiters run the work at once, side by side,
 rather than taking it over one after the other.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -87,17 +91,22 @@ class Leases:
         *,
         lease_ms: int = 2_000,
         wait_s: float = 30.0,
+        timeout_s: float = 0.25,
+        cooldown_s: float = 1.0,
         poll_s: float = 0.01,
         poll_max_s: float = 0.05,
     ) -> None:
-        if lease_ms < 30 or wait_s <= 0 or poll_s <= 0 or poll_max_s < poll_s:
-            raise ValueError("lease_ms must be >= 30, wait_s and poll_s > 0, poll_max_s >= poll_s")
+        if lease_ms < 30 or min(wait_s, timeout_s, poll_s) <= 0 or poll_max_s < poll_s or cooldown_s < 0:
+            raise ValueError("lease_ms must be >= 30, wait_s, timeout_s and poll_s > 0, poll_max_s >= poll_s")
         self.cache = cache
         self.lease_ms = lease_ms
         self.wait_s = wait_s
+        self.timeout_s = timeout_s
+        self.cooldown_s = cooldown_s
         self.poll_s = poll_s
         self.poll_max_s = poll_max_s
         self.acquired = self.waited = self.shared = self.local = 0
+        self._failed_at = -math.inf
         redis = cache.redis
         self._claim = redis.register_script(_CLAIM) if redis is not None else None
         self._release = redis.register_script(_RELEASE) if redis is not None else None
@@ -105,7 +114,7 @@ class Leases:
 
     async def fill(self, key: str, lease_key: str, work: Work) -> Cached:
         """The value stored under `key` by whoever computed it, or `work()`'s."""
-        if self._claim is None or self.cache.recently_failed():
+        if self._claim is None or time.monotonic() - self._failed_at < self.cooldown_s:
             return await self._locally(work)
         owner = secrets.token_hex(16)
         deadline = time.monotonic() + self.wait_s
@@ -115,7 +124,7 @@ class Leases:
             try:
                 kind, payload = await self._call(self._claim, [key, lease_key], [owner, self.lease_ms])
             except Exception as error:  # fail open, whatever went wrong
-                self.cache.failed(error)
+                self._failed(error)
                 return await self._locally(work)
             if kind == 1:
                 self.shared += 1
@@ -155,7 +164,7 @@ class Leases:
                 assert self._release is not None
                 await self._call(self._release, [lease_key], [owner, 0 if stored else self.lease_ms])
             except Exception as error:  # the lease expires by itself
-                self.cache.failed(error)
+                self._failed(error)
 
     async def _keep(self, lease_key: str, owner: str) -> None:
         """Renew the lease while the work runs; stop when it was lost (taken over)."""
@@ -166,8 +175,12 @@ class Leases:
                 if not await self._call(self._renew, [lease_key], [owner, self.lease_ms]):
                     return
             except Exception as error:  # try again at the next beat; the lease may lapse
-                self.cache.failed(error)
+                self._failed(error)
+
+    def _failed(self, error: BaseException) -> None:
+        self._failed_at = time.monotonic()
+        self.cache.failed(error)  # counted with the cache's failures
 
     async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        async with asyncio.timeout(self.cache.timeout_s):
+        async with asyncio.timeout(self.timeout_s):
             return await script(keys=keys, args=args)

@@ -94,7 +94,7 @@ class ResultCache:
         return self.redis is not None
 
     def failed(self, error: BaseException) -> None:
-        """Count a failed Redis call (also the lease's) and warn, at most every 30 s."""
+        """Count a failed Redis call (the lease's too) and warn, at most every 30 s."""
         self.failures += 1
         now = self.last_failure = time.monotonic()
         if now - self._last_warning > 30:

@@ -184,6 +184,8 @@ async def test_redis_down_means_the_work_runs_locally_at_once() -> None:
         ]
         assert all(value.body == b"[7]" for value in values) and len(calls) == 3
         assert time.monotonic() - started < 1.0
-        assert leases.local == 3 and leases.acquired == 0 and leases.cache.failures >= 1
+        assert leases.local == 3 and leases.acquired == 0
+        # The works' three sets, and one claim: after it failed, the lease left Redis alone.
+        assert leases.cache.failures == 3 + 1
     finally:
         await client.aclose()
