@@ -143,8 +143,11 @@ class Leases:
                     "waited %.1f s for another process to compute a result; computing it here", self.wait_s
                 )
                 return await self._locally(work)
-            lease_left = max(0, int(payload)) / 1000  # -2: it just expired; claim again at once
-            await asyncio.sleep(min(pause, left, lease_left))
+            remaining_ms = int(payload)
+            if remaining_ms == -2:  # it expired between the script's calls: claim again at once
+                continue
+            # Not past the lease's end (a dead holder's); -1 (no expiry) is not ours: wait as usual.
+            await asyncio.sleep(min(pause, left, remaining_ms / 1000 if remaining_ms >= 0 else pause))
             pause = min(pause * 2, self.poll_max_s)
 
     async def _locally(self, work: Work) -> Cached:
