@@ -36,8 +36,8 @@ from authz.enforcer import PolicyEnforcer
 from authz.policy_store import PolicyHolder, PolicyStore
 from cache.freshness import Freshness
 from cache.result_cache import ResultCache
+from resolvers.caching import ResultCaching
 from resolvers.executor import Executor, create_engine
-from resolvers.graphql import ResultCaching
 from schema.registry import Registry
 from schema.validator import load_registry
 
@@ -143,12 +143,18 @@ def create_app(settings: Settings, database_url: str, state_database_url: str | 
             max_bytes=settings.cache_max_bytes,
             compress_above=settings.cache_compress_above,
         )
-        metrics.watch_cache(cache)
         caching = ResultCaching(
-            cache, Freshness(executor.scalar), namespace=_warehouse_identity(database_url)
+            cache,
+            Freshness(executor.scalar),
+            namespace=_warehouse_identity(database_url),
+            stale_s=settings.cache_stale_s,
+            lease_ms=settings.cache_lease_ms,
+            # A holder renews its lease until its statement ends: a wait longer than that is a bug.
+            lease_wait_s=timeouts.run_s + settings.cache_lease_ms / 1000,
         )
         responses = ResponseCache(redis if settings.cache else None, caching.freshness)
         metrics.watch_responses(responses)
+        metrics.watch_cache(caching)
         runtime = build_runtime(registry, executor, authorizer, settings.limits, caching)
         state = AppState(
             settings,
@@ -180,6 +186,7 @@ def create_app(settings: Settings, database_url: str, state_database_url: str | 
             yield
         finally:
             await _stop(running)
+            await caching.aclose()
             await limiter.aclose()
             if redis is not None:
                 await redis.aclose()

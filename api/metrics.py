@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from api.rate_limit import RateLimiter
 from api.response_cache import ResponseCache
-from cache.result_cache import ResultCache
+from resolvers.caching import ResultCaching
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_OPERATION_LABELS = 200  # clients choose operation names: keep the label set bounded
@@ -71,14 +71,36 @@ class Metrics:
             return name
         return "other"
 
-    def watch_cache(self, cache: ResultCache) -> None:
+    def watch_cache(self, caching: ResultCaching) -> None:
+        cache, leases, revalidations = caching.cache, caching.leases, caching.revalidations
         counts = Gauge(
             "cohort_result_cache", "Result cache lookups and failures.", ["outcome"], registry=self.registry
         )
         counts.labels("hit").set_function(lambda: cache.hits)
         counts.labels("miss").set_function(lambda: cache.misses)
+        counts.labels("stale").set_function(lambda: caching.stale_hits)
         counts.labels("redis_failure").set_function(lambda: cache.failures)
         counts.labels("too_large").set_function(lambda: cache.too_large)
+        lease = Gauge(
+            "cohort_result_cache_leases",
+            "Misses shared across processes: ran under a lease, waited for one, got another's "
+            "result, ran without a lease (Redis failing or the wait bound reached).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        lease.labels("acquired").set_function(lambda: leases.acquired)
+        lease.labels("waited").set_function(lambda: leases.waited)
+        lease.labels("shared").set_function(lambda: leases.shared)
+        lease.labels("local").set_function(lambda: leases.local)
+        refreshes = Gauge(
+            "cohort_result_cache_refreshes",
+            "Background refreshes of stale results: started, failed, skipped (too many running).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        refreshes.labels("started").set_function(lambda: revalidations.started)
+        refreshes.labels("failed").set_function(lambda: revalidations.failed)
+        refreshes.labels("skipped").set_function(lambda: revalidations.skipped)
 
     def watch_responses(self, responses: ResponseCache) -> None:
         counts = Gauge(

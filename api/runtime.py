@@ -9,8 +9,9 @@ import strawberry
 from api.documents import DocumentCache
 from api.limits import Limits
 from authz.authorizer import Authorizer
+from resolvers.caching import ResultCaching
 from resolvers.executor import Executor
-from resolvers.graphql import ModelResolvers, ResultCaching
+from resolvers.graphql import ModelResolvers
 from resolvers.service import QueryService
 from schema.graphql_types import build_schema
 from schema.registry import Registry

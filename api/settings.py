@@ -136,6 +136,8 @@ class Settings:
     cache: bool  # the result cache (needs Redis)
     cache_max_bytes: int
     cache_compress_above: int
+    cache_stale_s: int  # serve a result this long after it stops being fresh, refreshing it; 0: off
+    cache_lease_ms: int  # the lease that shares a miss across processes (cache/lease.py)
     rate_limit_per_minute: int  # 0 turns rate limiting off
     rate_limit_burst: int
     access_log: bool  # one JSON line per request on the cohort.access logger
@@ -200,6 +202,8 @@ class Settings:
             cache=_bool(env, "COHORT_CACHE", True),
             cache_max_bytes=_int(env, "COHORT_CACHE_MAX_BYTES", 4_000_000, minimum=1),
             cache_compress_above=_int(env, "COHORT_CACHE_COMPRESS_ABOVE", 16_384),
+            cache_stale_s=_int(env, "COHORT_CACHE_STALE_S", 0),
+            cache_lease_ms=_int(env, "COHORT_CACHE_LEASE_MS", 2_000, minimum=100),
             rate_limit_per_minute=_int(env, "COHORT_RATE_LIMIT_PER_MINUTE", 600),
             rate_limit_burst=_int(env, "COHORT_RATE_LIMIT_BURST", 60, minimum=1),
             access_log=_bool(env, "COHORT_ACCESS_LOG", True),

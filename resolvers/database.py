@@ -75,6 +75,12 @@ class DatabaseTimeouts:
         return self.pool_s + 2 * self.command_s + self.connect_s
 
     @property
+    def run_s(self) -> float:
+        """The longest a query can take in all (the executor's last resort): a checkout, the
+        cost estimate and the statement."""
+        return self.checkout_s + self.query_s + self.command_s
+
+    @property
     def retry_after_s(self) -> int:
         return max(1, math.ceil(self.connect_s))
 

@@ -89,7 +89,7 @@ class Executor:
             within_budget(known, budget)  # a known refusal takes no connection
         try:
             # The last resort: each step below has a timeout of its own.
-            async with asyncio.timeout(timeouts.checkout_s + timeouts.query_s + timeouts.command_s):
+            async with asyncio.timeout(timeouts.run_s):
                 async with self.engine.connect() as conn:
                     raw = await conn.get_raw_connection()
                     connection: asyncpg.Connection = raw.driver_connection

@@ -1,15 +1,14 @@
 """The root field resolvers: a GraphQL field becomes a semantic query and its rows.
 
 selection + arguments -> SemanticQuery -> access control -> EffectiveQuery ->
-compiled SQL -> cache (keyed by that SQL and its parameters) or the database -> rows projected
-straight into the response shape.
+compiled SQL -> cache (keyed by that SQL and its parameters; resolvers/caching.py) or the
+database -> rows projected straight into the response shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -17,13 +16,10 @@ import strawberry
 
 from authz.authorizer import Authorizer
 from authz.principal import Principal
-from cache.freshness import Freshness, Token
-from cache.keys import result_key
-from cache.result_cache import Cached, ResultCache
-from cache.single_flight import SingleFlight
+from cache.freshness import Token
 from resolvers.arguments import order_items, where_filters
-from resolvers.compiler import CompiledQuery
-from resolvers.projection import ProjectedRows, Shape, rows_builder, shape_of
+from resolvers.caching import ResultCaching
+from resolvers.projection import ProjectedRows, rows_builder, shape_of
 from resolvers.selection import Selection, SelectionReader
 from resolvers.service import QueryService
 from schema.graphql_types import Arguments
@@ -56,21 +52,9 @@ class RequestContext:
     # Set by exports: root fields are authorized and recorded here, not run.
     planned: list[Planned] | None = None
 
-    def read(self, models: Iterable[str], tokens: Iterable[Token], ttl_s: int) -> None:
+    def read(self, models: Sequence[str], tokens: Sequence[Token], ttl_s: int) -> None:
         self.tokens.update(zip(models, (token.value for token in tokens), strict=True))
         self.ttl_s = ttl_s if self.ttl_s is None else min(self.ttl_s, ttl_s)
-
-
-@dataclass
-class ResultCaching:
-    """What the resolvers need to cache results; shared by every schema generation."""
-
-    cache: ResultCache
-    freshness: Freshness
-    # Which warehouse the results come from: two deployments (or staging and production)
-    # sharing a Redis must never read each other's entries.
-    namespace: str = ""
-    flights: SingleFlight = field(default_factory=SingleFlight)
 
 
 class ModelResolvers:
@@ -117,60 +101,23 @@ class ModelResolvers:
         if self.caching is None or not self.caching.cache.enabled:
             result = await self.service.executor.run(compiled, budget)
             return ProjectedRows(rows_builder(shape)(result.rows))
-        body = await self._cached(
-            model, compiled, shape, arguments.renew, raw.context, str(raw.path.key), budget
+        note: dict[str, Any] = {}
+        raw.context.cache[str(raw.path.key)] = note
+
+        async def run() -> bytes:
+            result = await self.service.executor.run(compiled, budget)
+            return _encode(rows_builder(shape)(result.rows))
+
+        body = await self.caching.body(
+            self.registry,
+            self.authorizer.policy_version,
+            compiled,
+            shape,
+            run,
+            model=model,
+            renew=arguments.renew,
+            budget=budget,
+            note=note,
+            seen=raw.context.read,
         )
         return ProjectedRows(msgspec.Raw(body))
-
-    async def _cached(
-        self,
-        model: str,
-        compiled: CompiledQuery,
-        shape: Shape,
-        renew: bool,
-        context: RequestContext,
-        response_key: str,
-        budget: float | None,
-    ) -> bytes:
-        assert self.caching is not None
-        caching = self.caching
-        tokens: list[Token] = []
-        for name in compiled.models:
-            tokens.append(await caching.freshness.token(name, self.registry.model(name).refresh))
-        key = result_key(
-            model,
-            caching.namespace,
-            self.registry.version,
-            str(self.authorizer.policy_version),
-            compiled.sql,  # the effective query as run: tenant filters are among its parameters
-            repr(compiled.params),
-            repr(shape),
-            *(token.value for token in tokens),
-        )
-        ttl = min(token.ttl_s for token in tokens)
-        context.read(compiled.models, tokens, ttl)
-        known = [token.data_as_of for token in tokens if token.data_as_of is not None]
-        as_of = max(known) if known else None
-        note: dict[str, Any] = {"hit": False}
-        context.cache[response_key] = note
-        if not renew:
-            cached = await caching.cache.get(key)
-            if cached is not None:
-                note.update(hit=True, dataAsOf=_iso(cached.data_as_of))
-                return cached.body
-
-        async def fill() -> bytes:
-            result = await self.service.executor.run(compiled, budget)
-            body = _encode(rows_builder(shape)(result.rows))
-            await caching.cache.set(key, Cached(body, as_of), ttl)
-            return body
-
-        # One flight per budget too: a refusal under a small budget is not shared with a caller
-        # whose budget allows the query.
-        body = await caching.flights.run(f"{key}|{budget}", fill, fresh=renew)
-        note["dataAsOf"] = _iso(as_of)
-        return body
-
-
-def _iso(moment: float | None) -> str | None:
-    return None if moment is None else datetime.fromtimestamp(moment, UTC).isoformat()

@@ -103,12 +103,16 @@ class Refresh(_Spec):
     seconds. `sql`: a query whose value changes when the data does (e.g. `select
     max(updated_at) from enrollments`), run at most every `check_every` seconds; a new
     value means new cache keys. Without a rule, results live `ttl` seconds.
+    `stale_while_revalidate`: for this many seconds after a result stops being fresh, it
+    is served (marked stale) while one refresh runs in the background; 0 turns it off, and
+    without the key the server's default (`COHORT_CACHE_STALE_S`) applies.
     """
 
     every: int | None = Field(default=None, ge=1)
     sql: str | None = None
     check_every: int = Field(default=60, ge=1)
     ttl: int = Field(default=3600, ge=1)
+    stale_while_revalidate: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _one_rule(self) -> Refresh:

@@ -366,7 +366,14 @@ def add_measure(path: Path, text: str) -> None:
     content = path.read_text()
     marker = "measures:\n"
     assert content.count(marker) == 1
-    path.write_text(content.replace(marker, marker + text.lstrip("\n"), 1))
+    write_whole(path, content.replace(marker, marker + text.lstrip("\n"), 1))
+
+
+def write_whole(path: Path, text: str) -> None:
+    """As an editor saves: the watcher never reads a half-written (empty) file."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(text)
+    partial.replace(path)
 
 
 async def until(check: Any, timeout_s: float = 10.0) -> Any:
@@ -455,7 +462,7 @@ async def test_app_reloads_models_while_serving(
             # an invalid change: the previous schema keeps serving and the problems are logged
             with caplog.at_level(logging.ERROR, logger="cohort.reload"):
                 text = (models / "enrollments.yml").read_text()
-                (models / "enrollments.yml").write_text(text.replace("type: ratio", "type: ratioo", 1))
+                write_whole(models / "enrollments.yml", text.replace("type: ratio", "type: ratioo", 1))
 
                 async def logged() -> bool:
                     return any(

@@ -25,7 +25,7 @@ from api.app import create_app
 from api.rate_limit import KEY_PREFIX, RateLimiter, bucket_key, principal_key
 from api.redis_client import connect_redis
 from api.settings import Settings
-from cache.keys import PREFIX, result_key
+from cache.keys import PREFIX, query_keys
 from cache.result_cache import Cached, ResultCache
 from tests.databases import free_ports
 
@@ -194,15 +194,17 @@ async def test_result_cache_round_trips_across_slots(redis: Any, nodes: list[Red
         body = b'[{"count":%d,"subject":"Data Science"}]' % i
         if i % 10 == 0:
             body = b"[" + b",".join(b'{"n":%d}' % n for n in range(200)) + b"]"  # compressed
-        values[result_key("enrollments", "query", str(i))] = Cached(body, None if i % 2 else 1_700_000_000.5)
+        values[query_keys("enrollments", "query", str(i)).result(("every:1",))] = Cached(
+            body, None if i % 2 else 1_700_000_000.5
+        )
     for key, value in values.items():
         assert await cache.set(key, value, ttl_s=60)
     for key, value in values.items():
         assert await cache.get(key) == value
-    assert await cache.get(result_key("enrollments", "never stored")) is None
+    assert await cache.get(query_keys("enrollments", "never stored").result(())) is None
     assert (cache.hits, cache.misses, cache.failures) == (len(values), 1, 0)
 
-    # The keys are spread over the slots, so every node holds some (none is a hash tag).
+    # The keys are spread over the slots, so every node holds some (a query's digest is its hash tag).
     counts = await keys_per_node(nodes, f"{PREFIX}*")
     assert sum(counts) == len(values)
     assert all(count > 0 for count in counts), counts
@@ -220,7 +222,7 @@ async def test_flush_deletes_on_every_node(redis: Any, nodes: list[Redis]) -> No
     cache = ResultCache(redis, timeout_s=2.0)
     for model, count in (("enrollments", 120), ("feedback", 80)):
         for i in range(count):
-            assert await cache.set(result_key(model, str(i)), Cached(b"[]", None), ttl_s=60)
+            assert await cache.set(query_keys(model, str(i)).result(()), Cached(b"[]", None), ttl_s=60)
     other = [f"other:{i}" for i in range(30)]  # not the cache's: never flushed
     for key in other:
         await redis.set(key, b"x")
@@ -233,7 +235,7 @@ async def test_flush_deletes_on_every_node(redis: Any, nodes: list[Redis]) -> No
     assert sum(feedback) == 80 and all(feedback), feedback
 
     for i in range(40):
-        assert await cache.set(result_key("courses", str(i)), Cached(b"[]", None), ttl_s=60)
+        assert await cache.set(query_keys("courses", str(i)).result(()), Cached(b"[]", None), ttl_s=60)
     assert await cache.flush() == 120
     assert sum(await keys_per_node(nodes, f"{PREFIX}*")) == 0
     assert sum(await keys_per_node(nodes, "other:*")) == len(other)
