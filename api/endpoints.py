@@ -66,9 +66,14 @@ async def within_rate_limit(request: Request, principal: Principal) -> dict[str,
 
 
 async def json_body(request: Request, max_bytes: int) -> dict[str, Any]:
+    """A JSON object body: 415 for other media types (so a browser form cannot post one), 413
+    past `max_bytes` (told by Content-Length before reading, else while reading)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
         raise Refused(415, "send the request as application/json")
+    length = request.headers.get("content-length")
+    if length is not None and length.isascii() and length.isdigit() and int(length) > max_bytes:
+        raise Refused(413, f"the request body is larger than {max_bytes} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)

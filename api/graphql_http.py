@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any, cast
 
 import msgspec
@@ -22,17 +21,15 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from api.access_log import log_request
-from api.auth.authenticator import Authenticator
-from api.auth.errors import AuthenticationError
 from api.documents import Prepared
+from api.endpoints import Refused, authenticated, graphql_request, json_body
 from api.errors import format_error, request_error
-from api.limits import Limits, variables_problem
+from api.limits import Limits
 from api.metrics import Metrics
 from api.rate_limit import principal_key
 from api.response_cache import Identity, ResponseCache, may_cache, response_key
 from api.runtime import Runtime
 from authz.principal import Principal
-from resolvers.database import DatabaseUnavailable
 from resolvers.execution_context import ProjectingExecutor
 from resolvers.graphql import RequestContext
 
@@ -41,14 +38,6 @@ from resolvers.graphql import RequestContext
 _encode = msgspec.json.Encoder().encode
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
-
-
-@dataclass
-class _Rejected(Exception):
-    status: int
-    message: str
-    headers: dict[str, str] | None = None
-    code: str = "BAD_USER_INPUT"
 
 
 def _accepted(accept: str | None) -> str | None:
@@ -90,24 +79,11 @@ def _accepted(accept: str | None) -> str | None:
     return media if quality > 0 else None
 
 
-async def _body(request: Request, limits: Limits) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isascii() and length.isdigit() and int(length) > limits.max_body_bytes:
-        raise _Rejected(413, f"the request body is larger than {limits.max_body_bytes} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limits.max_body_bytes:
-            raise _Rejected(413, f"the request body is larger than {limits.max_body_bytes} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _json(raw: bytes | str, what: str) -> Any:
+def _json(raw: str, what: str) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise _Rejected(400, f"{what} is not valid JSON") from None
+        raise Refused(400, f"{what} is not valid JSON") from None
 
 
 async def _params(request: Request, limits: Limits) -> dict[str, Any]:
@@ -118,28 +94,7 @@ async def _params(request: Request, limits: Limits) -> dict[str, Any]:
         if "extensions" in params:
             params["extensions"] = _json(params["extensions"], "extensions")
         return params
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != JSON:
-        raise _Rejected(415, "send the request as application/json")
-    body = _json(await _body(request, limits), "the request body")
-    if not isinstance(body, dict):
-        raise _Rejected(400, "the request body must be a JSON object")
-    return body
-
-
-def _checked(params: dict[str, Any], limits: Limits) -> tuple[str, dict[str, Any] | None, str | None]:
-    query, variables, name = params.get("query"), params.get("variables"), params.get("operationName")
-    if not isinstance(query, str) or not query.strip():
-        raise _Rejected(400, "`query` must be a non-empty string")
-    if len(query) > limits.max_document_chars:
-        raise _Rejected(400, f"the document is longer than {limits.max_document_chars} characters")
-    if variables is not None and not isinstance(variables, dict):
-        raise _Rejected(400, "`variables` must be an object")
-    if variables and (problem := variables_problem(variables, limits)):
-        raise _Rejected(400, problem)
-    if name is not None and not isinstance(name, str):
-        raise _Rejected(400, "`operationName` must be a string")
-    return query, variables, name
+    return await json_body(request, limits.max_body_bytes)
 
 
 class GraphQLEndpoint:
@@ -163,8 +118,8 @@ class GraphQLEndpoint:
         rate_headers: dict[str, str] = {}
         state = request.app.state.cohort
         try:
-            principal = await self._authenticate(state.authenticator, request)
-            query, variables, name = _checked(await _params(request, self.limits), self.limits)
+            principal = await self._authenticate(request)
+            query, variables, name = graphql_request(await _params(request, self.limits), self.limits)
             runtime: Runtime = state.runtime
             responses: ResponseCache = state.responses
             key = None
@@ -177,7 +132,7 @@ class GraphQLEndpoint:
             if not decision.allowed:
                 self.metrics.rate_limited.inc()
                 message = f"rate limit exceeded; retry in {decision.retry_after_s} s"
-                raise _Rejected(429, message, rate_headers, "RATE_LIMITED")
+                raise Refused(429, message, "RATE_LIMITED", rate_headers)
             if key is not None and not decision.degraded:  # degraded: Redis is failing, skip it
                 raw = decision.read if limiter.enabled else await responses.get(key)
                 stored = await responses.body_if_current(raw, runtime.registry)
@@ -198,7 +153,7 @@ class GraphQLEndpoint:
                 as_hit = {"data": payload["data"], "extensions": {"cache": _as_hits(context)}}
                 assert context.ttl_s is not None
                 await responses.set(key, context.tokens, _encode(as_hit), context.ttl_s)
-        except _Rejected as rejected:
+        except Refused as rejected:
             status, payload = rejected.status, {"errors": [request_error(rejected.message, rejected.code)]}
             headers = rejected.headers
         errors = payload.get("errors", ())
@@ -241,16 +196,13 @@ class GraphQLEndpoint:
             state.settings.limits,
         )
 
-    async def _authenticate(self, authenticator: Authenticator, request: Request) -> Principal:
+    async def _authenticate(self, request: Request) -> Principal:
         try:
-            return await authenticator.authenticate(request.headers.get("authorization"))
-        except AuthenticationError as error:
-            self.metrics.unauthenticated.inc()
-            headers = {"WWW-Authenticate": error.challenge}
-            raise _Rejected(error.status_code, error.reason, headers, error.code) from None
-        except DatabaseUnavailable as error:  # the API token could not be looked up
-            headers = {"Retry-After": str(error.retry_after_s)}
-            raise _Rejected(503, str(error), headers, error.code) from None
+            return await authenticated(request)
+        except Refused as refused:
+            if refused.status == 401:
+                self.metrics.unauthenticated.inc()
+            raise
 
     async def _run(
         self,
@@ -275,7 +227,7 @@ class GraphQLEndpoint:
             return request_failed, {"errors": [request_error(message)]}
         # Before validation: a mutation sent with GET is refused whatever the schema has.
         if method == "GET" and operation.operation is not OperationType.QUERY:
-            raise _Rejected(405, "only queries can be sent with GET; use POST", {"Allow": "POST"})
+            raise Refused(405, "only queries can be sent with GET; use POST", headers={"Allow": "POST"})
         if prepared.validation_errors:
             return request_failed, {"errors": [format_error(error) for error in prepared.validation_errors]}
         assert prepared.document is not None
