@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from api.ingest.settings import DEFAULT_EVENTS_FILE, IngestSettings
 from api.limits import Limits
 from resolvers.database import DatabaseTimeouts
 
@@ -97,6 +98,7 @@ class Settings:
     access_log: bool  # one JSON line per request on the cohort.access logger
     policy_reload_interval_s: float
     query_cost_budget: int  # for roles without a p4 rule; 0: no budget
+    ingest: IngestSettings = field(default_factory=IngestSettings)  # POST /events (docs/ingestion.md)
 
     @property
     def database_timeouts(self) -> DatabaseTimeouts:
@@ -151,6 +153,7 @@ class Settings:
             access_log=_bool(env, "COHORT_ACCESS_LOG", True),
             policy_reload_interval_s=_int(env, "COHORT_POLICY_RELOAD_MS", 2_000) / 1000,
             query_cost_budget=_int(env, "COHORT_QUERY_COST_BUDGET", 5_000_000),
+            ingest=_ingest(env),
             limits=Limits(
                 max_depth=_int(env, "COHORT_MAX_DEPTH", 8, minimum=1),
                 max_aliases=_int(env, "COHORT_MAX_ALIASES", 30),
@@ -160,3 +163,24 @@ class Settings:
                 introspection=_bool(env, "COHORT_INTROSPECTION", True),
             ),
         )
+
+
+def _ingest(env: Mapping[str, str]) -> IngestSettings:
+    try:
+        return IngestSettings(
+            enabled=_bool(env, "COHORT_INGEST", True),
+            database_url=env.get("COHORT_INGEST_DATABASE_URL") or None,
+            events_file=_path(env, "COHORT_EVENTS_FILE") or DEFAULT_EVENTS_FILE,
+            max_batch_events=_int(env, "COHORT_INGEST_MAX_BATCH_EVENTS", 5_000, minimum=1),
+            max_body_bytes=_int(env, "COHORT_INGEST_MAX_BODY_BYTES", 5_000_000, minimum=1_000),
+            max_group_events=_int(env, "COHORT_INGEST_MAX_GROUP_EVENTS", 20_000, minimum=1),
+            max_pending_events=_int(env, "COHORT_INGEST_MAX_PENDING_EVENTS", 100_000, minimum=1),
+            queue_timeout_ms=_int(env, "COHORT_INGEST_QUEUE_TIMEOUT_MS", 2_000, minimum=1),
+            commit_timeout_ms=_int(env, "COHORT_INGEST_COMMIT_TIMEOUT_MS", 10_000, minimum=1),
+            retention_days=_int(env, "COHORT_INGEST_RETENTION_DAYS", 30, minimum=1),
+            partitions_ahead_days=_int(env, "COHORT_INGEST_PARTITIONS_AHEAD_DAYS", 3, minimum=2),
+            maintenance_interval_s=_int(env, "COHORT_INGEST_MAINTENANCE_S", 3_600),
+            pool_size=_int(env, "COHORT_INGEST_POOL_SIZE", 2, minimum=2),
+        )
+    except ValueError as error:
+        raise SettingsError(str(error)) from None

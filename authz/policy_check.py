@@ -16,7 +16,9 @@ from schema.paths import PathError, walk
 from schema.registry import Registry
 
 _ARITY = {"p": 5, "p2": 5, "p3": 3, "p4": 3, "g": 2}
-_ACTIONS = frozenset({"read", "mask"})
+_ACTIONS = frozenset({"read", "mask", "ingest"})
+# What an `ingest` rule may name: events sent with an API token, with a JWT, or either.
+INGEST_OBJECTS = frozenset({"events/api_token", "events/jwt", "events/*", "*"})
 _EFFECTS = frozenset({"allow", "deny"})
 _ANY = "*"
 
@@ -98,9 +100,14 @@ class _Checker:
 
     def _access(self, n: int, rule: Sequence[str], role: str | None, obj: str, act: str, eft: str) -> None:
         if act not in _ACTIONS:
-            self.report(n, rule, f"unknown action {act!r}; use read or mask")
+            self.report(n, rule, f"unknown action {act!r}; use read, mask or ingest")
         if eft not in _EFFECTS:
             self.report(n, rule, f"unknown effect {eft!r}; use allow or deny")
+        if act == "ingest" or obj.startswith("events/"):
+            if act != "ingest" or obj not in INGEST_OBJECTS:
+                objects = ", ".join(sorted(INGEST_OBJECTS - {_ANY}))
+                self.report(n, rule, f"an ingest rule names {objects} (or *), with the action ingest")
+            return
         if obj == _ANY:
             if role and act == "read" and eft == "allow":
                 self.readers.setdefault(role, set()).update(self.registry.models)
