@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -376,13 +377,16 @@ class GroupCommitter:
                 await self._release(conn, broken)
 
     async def _release(self, conn: asyncpg.Connection, broken: bool) -> None:
+        # A lost connection may have been taken back by the pool already (InterfaceError).
         if broken:
-            conn.terminate()  # frozen or lost: never wait on it again
+            with contextlib.suppress(asyncpg.InterfaceError):
+                conn.terminate()  # frozen or lost: never wait on it again
         try:
             async with asyncio.timeout(2):
                 await self.pool.release(conn)
         except Exception:
-            conn.terminate()
+            with contextlib.suppress(asyncpg.InterfaceError):
+                conn.terminate()
 
     async def _add_partitions(self, group: list[Batch]) -> None:
         days = sorted(

@@ -142,7 +142,12 @@ async def test_the_tenant_is_the_tokens_and_ids_are_per_tenant(
     # A tenant in the payload is not a field of any event type: the event is rejected.
     response = await post(client, await token_for(engine, first), [event("e9", tenant=second)], key="k2")
     assert response.json()["rejected_events"] == [
-        {"index": 0, "id": "e9", "type": "module_completed", "reason": "Object contains unknown field `tenant`"}
+        {
+            "index": 0,
+            "id": "e9",
+            "type": "module_completed",
+            "reason": "Object contains unknown field `tenant`",
+        }
     ]
     assert [r.event_id for r in await stored(engine, second)] == ["shared-id"]
 
@@ -210,7 +215,9 @@ async def test_invalid_events_are_kept_with_their_reason_and_raw_payload(
         orjson.dumps(event("x" * 129)),
         orjson.dumps(event("nul", learner_id="a\u0000b")),
     ]
-    response = await post(client, token, b"\n".join(lines) + b"\n", key="mixed", content_type="application/x-ndjson")
+    response = await post(
+        client, token, b"\n".join(lines) + b"\n", key="mixed", content_type="application/x-ndjson"
+    )
     assert response.status_code == 200, response.text
     answer = response.json()
     assert (answer["events"], answer["accepted"], answer["rejected"]) == (14, 2, 12)
@@ -289,7 +296,9 @@ async def test_malformed_requests_are_refused_whole(
     assert await stored(engine, tenant) == [] and await failed(engine, tenant) == []
 
 
-async def test_size_limits(settings: Settings, database_url: str, engine: AsyncEngine, tenant: str, token: str) -> None:
+async def test_size_limits(
+    settings: Settings, database_url: str, engine: AsyncEngine, tenant: str, token: str
+) -> None:
     limited = replace(settings, ingest=replace(settings.ingest, max_batch_events=3, max_body_bytes=2_000))
     async with serving(limited, database_url) as client:
         many = await post(client, token, [event() for _ in range(4)], key="many")
@@ -322,7 +331,9 @@ async def test_concurrent_batches_are_grouped_into_few_commits(
     committer = client._transport.app.state.ingestion.committer  # type: ignore[attr-defined]
     commits_before = committer.stats.commits
     batches = [[event(f"g{b}-{i}") for i in range(50)] for b in range(40)]
-    answers = await asyncio.gather(*(post(client, token, events, key=f"g{b}") for b, events in enumerate(batches)))
+    answers = await asyncio.gather(
+        *(post(client, token, events, key=f"g{b}") for b, events in enumerate(batches))
+    )
     assert all(a.status_code == 200 and a.json()["accepted"] == 50 for a in answers)
     assert len(await stored(engine, tenant)) == 2_000
     assert committer.stats.commits - commits_before < 40
