@@ -63,11 +63,11 @@ _STORED = f"""
     from {SCHEMA}.batches b
     join unnest($1::text[], $2::text[]) as k (tenant, idempotency_key) using (tenant, idempotency_key)
 """  # noqa: S608
-_CLAIM_IDS = f"""
-    insert into {SCHEMA}.event_ids (tenant, event_id)
-    select * from unnest($1::text[], $2::text[])
+_CLAIM_KEYS = f"""
+    insert into {SCHEMA}.event_ids (event_key)
+    select * from unnest($1::bytea[])
     on conflict do nothing
-    returning tenant, event_id
+    returning event_key
 """  # noqa: S608
 # Faults of the moment, not of the batch: the group is failed with 503, never split.
 _TRANSIENT = (
@@ -411,11 +411,12 @@ class GroupCommitter:
             rows = await conn.fetch(_STORED, [b.tenant for b in group], [b.key for b in group])
             stored = {(row[0], row[1]): (bytes(row[2]), bytes(row[3])) for row in rows}
             fresh = [batch for batch in group if (batch.tenant, batch.key) not in stored]
-            candidates = dict.fromkeys((b.tenant, e.event_id) for b in fresh for e in b.accepted)
-            new: set[tuple[str, str]] = set()
-            if candidates:
-                tenants, ids = zip(*candidates, strict=True)
-                new = {(row[0], row[1]) for row in await conn.fetch(_CLAIM_IDS, tenants, ids)}
+            # The first copy of each event in the group claims its key; `new` holds those that
+            # no earlier commit had claimed.
+            unique = list(dict.fromkeys(e.key for b in fresh for e in b.accepted))
+            new: set[bytes] = set()
+            if unique:
+                new = {bytes(row[0]) for row in await conn.fetch(_CLAIM_KEYS, unique)}
             records: list[tuple[Any, ...]] = []
             answers: dict[Batch, Outcome] = {}
             batch_rows = []
@@ -424,9 +425,8 @@ class GroupCommitter:
                 duplicates = []
                 first_seq = seq + 1
                 for event in batch.accepted:
-                    key = (batch.tenant, event.event_id)
-                    if key in new:
-                        new.discard(key)  # a second copy in the group is a duplicate
+                    if event.key in new:
+                        new.discard(event.key)  # a second copy in the group is a duplicate
                         seq += 1
                         records.append(
                             (

@@ -99,7 +99,7 @@ class IngestEndpoint:
                 )
                 raise _Refused(error.status, str(error), code) from None
             events = len(raws)
-            accepted, rejected = await self._validate(ingestion, raws)
+            accepted, rejected = await self._validate(ingestion, raws, principal.tenant)
             batch = Batch(principal.tenant, key, hashlib.sha256(body).digest(), accepted, rejected)
             try:
                 outcome = await ingestion.committer.submit(batch)
@@ -143,15 +143,15 @@ class IngestEndpoint:
             raise _Refused(403, message, "FORBIDDEN")
 
     async def _validate(
-        self, ingestion: Ingestion, raws: list[bytes]
+        self, ingestion: Ingestion, raws: list[bytes], tenant: str
     ) -> tuple[list[AcceptedEvent], list[RejectedEvent]]:
         now = datetime.now(UTC)
         if len(raws) < THREAD_FROM_EVENTS:
-            return ingestion.validator.validate(raws, now)
+            return ingestion.validator.validate(raws, now, tenant)
         if self._threads is None:
             self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cohort-validate")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, ingestion.validator.validate, raws, now)
+        return await loop.run_in_executor(self._threads, ingestion.validator.validate, raws, now, tenant)
 
     @staticmethod
     def _log(request: Request, status: int, started: float, principal: Principal | None, events: int) -> None:

@@ -5,7 +5,9 @@
   order (the watermark of later readers).
 - `event_ids`: one row per (tenant, event id) ever accepted within the retention, the
   uniqueness the partitioned table cannot hold (its unique indexes must include the
-  partition key).
+  partition key). Keyed by a 16-byte BLAKE2b digest of the pair (`event_key`): compared
+  bytewise, a third of the size of the texts; two different pairs share a digest with a
+  probability of about 10^-18 at 60 billion events.
 - `batches`: one row per (tenant, Idempotency-Key) with the answer sent, written in the
   same transaction as the batch's events.
 - `failed_events`: rejected events with the reason and the raw payload.
@@ -19,6 +21,7 @@ past the retention, with the bookkeeping rows of the same age.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
@@ -47,7 +50,7 @@ _SETUP = [
     f"insert into {SCHEMA}.state (layout) values ({LAYOUT}) on conflict (id) do nothing",  # noqa: S608
     f"""
     create table if not exists {SCHEMA}.events (
-        tenant       text not null,
+        tenant       text collate "C" not null,
         ingest_seq   bigint not null,
         event_id     text not null,
         event_type   text not null,
@@ -56,14 +59,14 @@ _SETUP = [
         data         jsonb not null
     ) partition by range (occurred_at)
     """,
-    f"create index if not exists events_ingest_seq on {SCHEMA}.events (ingest_seq)",
+    # Rows arrive in ingest_seq order: a BRIN index finds those above a watermark for almost
+    # nothing per insert.
+    f"create index if not exists events_ingest_seq on {SCHEMA}.events using brin (ingest_seq)",
     f"create index if not exists events_tenant_occurred on {SCHEMA}.events (tenant, occurred_at)",
     f"""
     create table if not exists {SCHEMA}.event_ids (
-        tenant       text not null,
-        event_id     text not null,
-        received_at  timestamptz not null default now(),
-        primary key (tenant, event_id)
+        event_key    bytea primary key check (octet_length(event_key) = 16),
+        received_at  timestamptz not null default now()
     )
     """,
     f"create index if not exists event_ids_received on {SCHEMA}.event_ids using brin (received_at)",
@@ -99,6 +102,11 @@ _SETUP = [
     """,
     f"create index if not exists failed_events_tenant on {SCHEMA}.failed_events (tenant, received_at)",
 ]
+
+
+def event_key(tenant: str, event_id: str) -> bytes:
+    """The dedup key of an event: a digest of its tenant and id (NUL cannot occur in either)."""
+    return hashlib.blake2b(f"{tenant}\x00{event_id}".encode(), digest_size=16).digest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, NamedTuple, Union
 
 import msgspec
 
-from api.ingest.tables import day_start, first_kept_day
+from api.ingest.tables import day_start, event_key, first_kept_day
 from schema.event_types import INT64, EventCatalog, EventField
 
 MAX_ID_CHARS = 128
@@ -36,6 +36,7 @@ class AcceptedEvent(NamedTuple):  # a tuple: made for every event, it must be ch
     event_type: str
     occurred_at: datetime
     data: str  # the declared fields, as JSON
+    key: bytes  # event_key(tenant, event_id): made here, outside the commit's critical section
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,7 @@ class EventValidator:
         self._envelope = msgspec.json.Decoder(_Envelope).decode
 
     def validate(
-        self, raws: Sequence[bytes], now: datetime
+        self, raws: Sequence[bytes], now: datetime, tenant: str
     ) -> tuple[list[AcceptedEvent], list[RejectedEvent]]:
         earliest = day_start(first_kept_day(now.date(), self.retention_days))
         latest = now + MAX_FUTURE
@@ -136,7 +137,8 @@ class EventValidator:
                 continue
             kind = type(event)
             data = _encode(self._data[kind](*msgspec.structs.astuple(event)[2:])).decode()
-            accepted.append(AcceptedEvent(index, event.id, self._names[kind], occurred, data))
+            key = event_key(tenant, event.id)
+            accepted.append(AcceptedEvent(index, event.id, self._names[kind], occurred, data, key))
         return accepted, rejected
 
     def _has_nul(self, event: Any) -> bool:

@@ -215,7 +215,7 @@ def restartable_postgres() -> Any:
 
 async def test_a_postgres_restart_loses_no_acknowledged_event(settings: Settings) -> None:
     tenant = f"lms-{uuid.uuid4().hex[:8]}"
-    with restartable_postgres() as server:
+    with private_postgres() as server:
         engine = create_async_engine(server.url)
         try:
             await upgrade(engine)

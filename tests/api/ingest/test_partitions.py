@@ -54,9 +54,10 @@ async def test_setup_makes_the_window_and_maintenance_moves_it(conn: asyncpg.Con
         tables.day_start(DAY) + timedelta(hours=1),
     )
     await conn.execute(
-        "insert into cohort_ingest.event_ids (tenant, event_id, received_at)"
-        " values ('t', 'old', $1), ('t', 'kept', $2)",
+        "insert into cohort_ingest.event_ids (event_key, received_at) values ($1, $2), ($3, $4)",
+        tables.event_key("t", "old"),
         old,
+        tables.event_key("t", "kept"),
         tables.day_start(DAY),
     )
     done = await tables.maintain(conn, today=DAY + timedelta(days=2), retention_days=3, ahead_days=2)
@@ -66,7 +67,8 @@ async def test_setup_makes_the_window_and_maintenance_moves_it(conn: asyncpg.Con
     assert done.deleted_rows == 1
     assert await tables.partitions(conn) == days(DAY, DAY + timedelta(days=4))
     assert [r[0] for r in await conn.fetch("select event_id from cohort_ingest.events")] == ["kept"]
-    assert [r[0] for r in await conn.fetch("select event_id from cohort_ingest.event_ids")] == ["kept"]
+    kept = await conn.fetch("select event_key from cohort_ingest.event_ids")
+    assert [bytes(r[0]) for r in kept] == [tables.event_key("t", "kept")]
     again = await tables.maintain(conn, today=DAY + timedelta(days=2), retention_days=3, ahead_days=2)
     assert again == tables.Maintenance((), (), 0)
 
