@@ -23,6 +23,8 @@ from api.export_csv import CsvExport
 from api.graphiql import graphiql_routes
 from api.graphql_http import GraphQLEndpoint
 from api.health import healthz, readyz
+from api.ingest.endpoint import IngestEndpoint
+from api.ingest.service import Ingestion
 from api.metrics import Metrics
 from api.rate_limit import RateLimiter
 from api.redis_client import connect_redis
@@ -98,11 +100,23 @@ def _warehouse_identity(database_url: str) -> str:
     return f"{url.host or url.query.get('host', '')}:{url.port or ''}/{url.database or ''}"
 
 
-def create_app(settings: Settings, database_url: str, state_database_url: str | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    database_url: str,
+    state_database_url: str | None = None,
+    ingest_database_url: str | None = None,
+) -> Starlette:
     """The ASGI app. `database_url` (the warehouse) is resolved by the caller (real or
     embedded server); Cohort's own state is in `state_database_url` when it is set apart, so
-    that the warehouse connection can be a role that may only read."""
+    that the warehouse connection can be a role that may only read; ingested events are
+    written to `ingest_database_url` (default: `settings.ingest.database_url`, else the
+    warehouse's database)."""
+    if ingest_database_url is None and settings.ingest.database_url:
+        from api.services import asyncpg_url
+
+        ingest_database_url = asyncpg_url(settings.ingest.database_url)
     metrics = Metrics()
+    events = IngestEndpoint(metrics.registry)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -177,6 +191,12 @@ def create_app(settings: Settings, database_url: str, state_database_url: str | 
             tasks.append(watcher.run())
         if settings.policy_reload_interval_s > 0:
             tasks.append(policies.watch(settings.policy_reload_interval_s))
+        ingestion = None
+        if settings.ingest.enabled:
+            ingestion = await Ingestion.open(settings.ingest, ingest_database_url or database_url, timeouts)
+            ingestion.start()
+        app.state.ingestion = ingestion
+        events.open(ingestion)
         running = _background(tasks)
         # What start-up built lives as long as the process: out of the collector's way, so that
         # full collections under load (up to 60 ms with it) only walk what requests allocate.
@@ -185,6 +205,9 @@ def create_app(settings: Settings, database_url: str, state_database_url: str | 
         try:
             yield
         finally:
+            if ingestion is not None:
+                await ingestion.close()  # the batches waiting are committed first
+            events.close()
             await _stop(running)
             await caching.aclose()
             await limiter.aclose()
@@ -201,6 +224,7 @@ def create_app(settings: Settings, database_url: str, state_database_url: str | 
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         Route("/export.csv", CsvExport(settings.limits, settings.export).handle, methods=["POST"]),
         *embed_routes(),
+        Route("/events", events.handle, methods=["POST"]),
     ]
     if settings.graphiql:
         routes += graphiql_routes("/graphql", EXAMPLE_QUERY)

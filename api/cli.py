@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.cli_cache import cache_app
 from api.cli_database import with_engine
+from api.cli_ingest import ingest_app
 from api.cli_models import models_app
 from api.cli_output import FormatOption, OutputFormat, emit
 from api.cli_policies import policies_app
@@ -27,6 +28,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(policies_app, name="policies")
 app.add_typer(cache_app, name="cache")
 app.add_typer(models_app, name="models")
+app.add_typer(ingest_app, name="ingest")
 app.command("query")(query)
 app.command("dev-token")(dev_token)
 T = TypeVar("T")
@@ -212,6 +214,10 @@ def run() -> None:
     services = start_services(settings)
     with_engine(settings, state, services, bulk=True, state=True)
     with_engine(settings, warehouse, services, bulk=True)
+    if settings.ingest.enabled:
+        from api.cli_ingest import setup_ingestion
+
+        setup_ingestion(settings, services)
     _serve(settings, services, registry)
 
 

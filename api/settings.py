@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from api.ingest.settings import DEFAULT_EVENTS_FILE, IngestSettings
 from api.limits import Limits
 from resolvers.database import DatabaseTimeouts
 
@@ -153,6 +154,8 @@ class Settings:
         beside models/, unless COHORT_DASHBOARDS_DIR says otherwise."""
         return self.dashboards_dir or self.models_dir.parent / "dashboards"
 
+    ingest: IngestSettings = field(default_factory=IngestSettings)  # POST /events (docs/ingestion.md)
+
     @property
     def database_timeouts(self) -> DatabaseTimeouts:
         return DatabaseTimeouts(
@@ -221,6 +224,7 @@ class Settings:
                 timeout_s=_int(env, "COHORT_EXPORT_TIMEOUT_S", 600, minimum=1),
                 batch_rows=_int(env, "COHORT_EXPORT_BATCH_ROWS", 2_000, minimum=1),
             ),
+            ingest=_ingest(env),
             limits=Limits(
                 max_depth=_int(env, "COHORT_MAX_DEPTH", 8, minimum=1),
                 max_aliases=_int(env, "COHORT_MAX_ALIASES", 30),
@@ -230,3 +234,24 @@ class Settings:
                 introspection=_bool(env, "COHORT_INTROSPECTION", True),
             ),
         )
+
+
+def _ingest(env: Mapping[str, str]) -> IngestSettings:
+    try:
+        return IngestSettings(
+            enabled=_bool(env, "COHORT_INGEST", True),
+            database_url=env.get("COHORT_INGEST_DATABASE_URL") or None,
+            events_file=_path(env, "COHORT_EVENTS_FILE") or DEFAULT_EVENTS_FILE,
+            max_batch_events=_int(env, "COHORT_INGEST_MAX_BATCH_EVENTS", 5_000, minimum=1),
+            max_body_bytes=_int(env, "COHORT_INGEST_MAX_BODY_BYTES", 5_000_000, minimum=1_000),
+            max_group_events=_int(env, "COHORT_INGEST_MAX_GROUP_EVENTS", 20_000, minimum=1),
+            max_pending_events=_int(env, "COHORT_INGEST_MAX_PENDING_EVENTS", 100_000, minimum=1),
+            queue_timeout_ms=_int(env, "COHORT_INGEST_QUEUE_TIMEOUT_MS", 2_000, minimum=1),
+            commit_timeout_ms=_int(env, "COHORT_INGEST_COMMIT_TIMEOUT_MS", 10_000, minimum=1),
+            retention_days=_int(env, "COHORT_INGEST_RETENTION_DAYS", 30, minimum=1),
+            partitions_ahead_days=_int(env, "COHORT_INGEST_PARTITIONS_AHEAD_DAYS", 3, minimum=2),
+            maintenance_interval_s=_int(env, "COHORT_INGEST_MAINTENANCE_S", 3_600),
+            pool_size=_int(env, "COHORT_INGEST_POOL_SIZE", 2, minimum=2),
+        )
+    except ValueError as error:
+        raise SettingsError(str(error)) from None

@@ -16,8 +16,10 @@ from schema.paths import PathError, walk
 from schema.registry import Registry
 
 _ARITY = {"p": 5, "p2": 5, "p3": 3, "p4": 3, "g": 2}
-_ACTIONS = frozenset({"read", "mask", "embed"})
+_ACTIONS = frozenset({"read", "mask", "embed", "ingest"})
 _EMBED_OBJECTS = ("role", "tenant")
+# What an `ingest` rule may name: events sent with an API token, with a JWT, or either.
+INGEST_OBJECTS = frozenset({"events/api_token", "events/jwt", "events/*", "*"})
 _EFFECTS = frozenset({"allow", "deny"})
 _ANY = "*"
 
@@ -99,11 +101,16 @@ class _Checker:
 
     def _access(self, n: int, rule: Sequence[str], role: str | None, obj: str, act: str, eft: str) -> None:
         if act not in _ACTIONS:
-            self.report(n, rule, f"unknown action {act!r}; use read, mask or embed")
+            self.report(n, rule, f"unknown action {act!r}; use read, mask, embed or ingest")
         if eft not in _EFFECTS:
             self.report(n, rule, f"unknown effect {eft!r}; use allow or deny")
         if act == "embed":
             self._embed(n, rule, obj)
+            return
+        if act == "ingest" or obj.startswith("events/"):
+            if act != "ingest" or obj not in INGEST_OBJECTS:
+                objects = ", ".join(sorted(INGEST_OBJECTS - {_ANY}))
+                self.report(n, rule, f"an ingest rule names {objects} (or *), with the action ingest")
             return
         if obj == _ANY:
             if role and act == "read" and eft == "allow":

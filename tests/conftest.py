@@ -23,6 +23,7 @@ from authz.policy_store import PolicyStore
 from schema.registry import Registry
 from schema.validator import load_registry
 from tests.databases import admin_postgres_url
+from tests.ingestion import setup_ingestion
 from tests.tokens import TEST_JWT_SECRET, Mint
 
 TEST_SEED = 7
@@ -45,6 +46,7 @@ async def database_url() -> AsyncIterator[str]:
         await upgrade(engine)
         await seed_demo(engine, scale=TEST_SCALE, seed=TEST_SEED)
         await PolicyStore(engine).seed()
+        await setup_ingestion(url)
     finally:
         await engine.dispose()
     yield url

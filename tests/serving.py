@@ -20,8 +20,9 @@ async def serving(
     database_url: str,
     headers: dict[str, str] | None = None,
     state_database_url: str | None = None,
+    ingest_database_url: str | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, database_url, state_database_url)
+    app = create_app(settings, database_url, state_database_url, ingest_database_url)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("api", "authz", "resolvers", "cache", "schema")
-# `code = "X"`, `"code": "X"`, `code: str = "X"`, `code: str = "X"` defaults, `..., "X")` rejections
+# `code = "X"`, `"code": "X"`, `code: str = "X"`, `code: str = "X"` defaults, `Refused(..., "X")` refusals
 PRODUCED = re.compile(
-    r"""(?:\bcode\b(?:\s*:\s*str)?\s*=\s*|["']code["']\s*:\s*|_Rejected\([^)]*,\s*)["']([A-Z]{3,}(?:_[A-Z]+)*)["']"""
+    r"""(?:\bcode\b(?:\s*:\s*str)?\s*=\s*|["']code["']\s*:\s*|Refused\([^)]*,\s*)["']([A-Z]{3,}(?:_[A-Z]+)*)["']"""
 )
 
 

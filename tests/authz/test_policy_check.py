@@ -67,3 +67,21 @@ def test_the_command_checks_a_file_and_exits_non_zero(tmp_path: Path) -> None:
 def test_tenant_domains_are_checked_as_names(registry: Registry, tenant: str) -> None:
     rules = [("p", "role:analyst", tenant, "enrollments", "read", "allow")]
     assert any("tenant" in issue.reason for issue in check_policy(rules, registry))
+
+
+def test_ingest_rules(registry: Registry) -> None:
+    from authz.enforcer import PolicyEnforcer
+
+    rules = [
+        ("p", "role:source", "*", "events/api_token", "ingest", "allow"),
+        ("p", "role:source", "*", "events/jwt", "read", "allow"),
+        ("p", "role:source", "*", "enrollments", "ingest", "allow"),
+    ]
+    issues = check_policy(rules, registry)
+    assert [issue.line for issue in issues] == [2, 3]
+    assert all("ingest rule" in issue.reason for issue in issues)
+    enforcer = PolicyEnforcer([*rules[:1], ("p", "role:both", "*", "events/*", "ingest", "allow")], version=1)
+    assert enforcer.decide(("source",), "t", "events/api_token", "ingest") == "allow"
+    assert enforcer.decide(("source",), "t", "events/jwt", "ingest") == "none"
+    assert enforcer.decide(("both",), "t", "events/jwt", "ingest") == "allow"
+    assert enforcer.decide(("source",), "t", "events/api_token", "read") == "none"

@@ -1,0 +1,251 @@
+"""Sustained, acknowledged ingestion: POST /events on a real uvicorn server on 127.0.0.1, driven
+by an asyncio client (httpx, one connection per concurrent sender).
+
+    .venv/bin/python -m bench.ingest_load [--duration 8] [--batches 100,500,2000] [--concurrency 4,16,64]
+                                          [--workers 1]
+
+For each batch size x concurrency: `concurrency` senders post distinct batches back to back
+for `duration` seconds; an event counts when its batch's 200 has arrived (the answer is
+sent after a synchronous commit). Reported: acknowledged events/s, p50/p99 acknowledgment
+latency (request sent to answer read), commits and events per commit (from /metrics).
+
+The floor, measured in the same run: the same rows (already built as tuples) copied into
+`cohort_ingest.events` by one asyncpg connection, with `copy_records_to_table`, 5,000 rows
+per synchronous commit: what PostgreSQL takes on this machine without HTTP, validation,
+deduplication or bookkeeping.
+
+The database is DATABASE_URL when set, else `cohort_ingest_bench` on 127.0.0.1:5432
+(created, migrated, policy seeded and ingestion set up when missing). All traffic goes to
+127.0.0.1; the server is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+import orjson
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.cache_load import serve, server_env
+
+BENCH_DATABASE = "postgresql://postgres@127.0.0.1:5432/cohort_ingest_bench"
+FLOOR_ROWS = 200_000
+FLOOR_COMMIT_ROWS = 5_000
+
+
+async def prepare_database(url: str) -> str:
+    """Create, migrate, seed the policy and set up ingestion where missing; an event_source
+    token for a new tenant."""
+    from api.auth.api_tokens import ApiTokenStore
+    from api.ingest import tables
+    from api.ingest.service import asyncpg_dsn
+    from api.migrations import upgrade
+    from api.services import asyncpg_url
+    from authz.policy_store import PolicyStore
+
+    target = make_url(asyncpg_url(url))
+    admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            exists = await conn.scalar(
+                text("select exists (select from pg_database where datname = :name)"),
+                {"name": target.database},
+            )
+            if not exists:
+                print(f"creating database {target.database}")
+                await conn.execute(text(f'create database "{target.database}"'))
+    finally:
+        await admin.dispose()
+    engine = create_async_engine(target)
+    try:
+        await upgrade(engine)
+        await PolicyStore(engine).seed()
+        token, _ = await ApiTokenStore(engine).create(
+            "bench", f"bench-{uuid.uuid4().hex[:8]}", ["event_source"]
+        )
+    finally:
+        await engine.dispose()
+    conn = await asyncpg.connect(asyncpg_dsn(str(target.render_as_string(hide_password=False))))
+    try:
+        await tables.setup(conn, today=datetime.now(UTC).date(), retention_days=30, ahead_days=3)
+    finally:
+        await conn.close()
+    return token
+
+
+def events(prefix: str, count: int) -> list[dict[str, object]]:
+    now = datetime.now(UTC).isoformat()
+    return [
+        {
+            "id": f"{prefix}-{n}",
+            "type": "module_completed",
+            "occurred_at": now,
+            "learner_id": f"L{n % 5000}",
+            "course_id": 1 + n % 300,
+            "module_id": 1 + n % 12,
+            "minutes_spent": n % 90,
+        }
+        for n in range(count)
+    ]
+
+
+@dataclass
+class Result:
+    batch: int
+    concurrency: int
+    events_per_s: float
+    p50_ms: float
+    p99_ms: float
+    commits: float
+    refused: int
+
+
+async def drive(
+    base: str, token: str, batch: int, concurrency: int, duration_s: float
+) -> tuple[int, list[float], int]:
+    run = uuid.uuid4().hex[:8]
+    template = events("x", batch)
+    acked = 0
+    refused = 0
+    latencies: list[float] = []
+    deadline = time.monotonic() + duration_s
+
+    async def sender(n: int) -> None:
+        nonlocal acked, refused
+        headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+        async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
+            sequence = 0
+            while time.monotonic() < deadline:
+                key = f"{run}-{n}-{sequence}"
+                sequence += 1
+                for i, item in enumerate(template):
+                    item["id"] = f"{key}-{i}"
+                body = orjson.dumps(template)
+                started = time.perf_counter()
+                response = await client.post(
+                    "/events", content=body, headers={**headers, "idempotency-key": key}
+                )
+                if response.status_code == 200:
+                    latencies.append(time.perf_counter() - started)
+                    acked += batch
+                elif response.status_code == 503:
+                    refused += 1
+                    await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+                else:
+                    raise SystemExit(f"unexpected answer {response.status_code}: {response.text[:500]}")
+
+    await asyncio.gather(*(sender(n) for n in range(concurrency)))
+    return acked, latencies, refused
+
+
+def commits(base: str) -> float:
+    text_ = httpx.get(f"{base}/metrics", timeout=5).text
+    match = re.search(r"^cohort_ingest_commits ([0-9.e+]+)$", text_, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def floor(dsn: str) -> float:
+    """Rows/s of a bare COPY into the events table, 5,000 rows per synchronous commit."""
+    now = datetime.now(UTC)
+    tenant = f"floor-{uuid.uuid4().hex[:8]}"
+    data = orjson.dumps({"learner_id": "L1", "course_id": 1, "module_id": 1, "minutes_spent": 5}).decode()
+    rows = [(tenant, -n, f"f-{n}", "module_completed", now, data) for n in range(FLOOR_ROWS)]
+    conn = await asyncpg.connect(dsn, server_settings={"synchronous_commit": "on"})
+    try:
+        started = time.perf_counter()
+        for start in range(0, FLOOR_ROWS, FLOOR_COMMIT_ROWS):
+            async with conn.transaction():
+                await conn.copy_records_to_table(
+                    "events",
+                    schema_name="cohort_ingest",
+                    columns=("tenant", "ingest_seq", "event_id", "event_type", "occurred_at", "data"),
+                    records=rows[start : start + FLOOR_COMMIT_ROWS],
+                )
+        seconds = time.perf_counter() - started
+        await conn.execute("delete from cohort_ingest.events where tenant = $1", tenant)
+    finally:
+        await conn.close()
+    return FLOOR_ROWS / seconds
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--batches", default="100,500,2000")
+    parser.add_argument("--concurrency", default="4,16,64")
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    from api.ingest.service import asyncpg_dsn
+    from api.services import asyncpg_url
+
+    url = os.environ.get("DATABASE_URL") or BENCH_DATABASE
+    token = await prepare_database(url)
+    dsn = asyncpg_dsn(asyncpg_url(url))
+    floor_rate = await floor(dsn)
+    print(f"floor: bare COPY, {FLOOR_COMMIT_ROWS} rows per commit: {floor_rate:,.0f} rows/s")
+    results: list[Result] = []
+    env = server_env(url, COHORT_ACCESS_LOG="false", COHORT_INGEST_MAINTENANCE_S="0")
+    with (
+        tempfile.TemporaryDirectory() as logs,
+        serve("api.app:app_from_env", env, args.workers, Path(logs)) as server,
+    ):
+        await drive(server.base, token, 100, 4, 2.0)  # warm-up
+        for batch in (int(b) for b in args.batches.split(",")):
+            for concurrency in (int(c) for c in args.concurrency.split(",")):
+                before = commits(server.base)
+                acked, latencies, refused = await drive(server.base, token, batch, concurrency, args.duration)
+                done = commits(server.base) - before
+                result = Result(
+                    batch,
+                    concurrency,
+                    acked / args.duration,
+                    percentile(latencies, 0.5) * 1000,
+                    percentile(latencies, 0.99) * 1000,
+                    done,
+                    refused,
+                )
+                results.append(result)
+                per_commit = acked / done if done else float("nan")
+                print(
+                    f"batch {batch:>5} x {concurrency:>3}: {result.events_per_s:>9,.0f} events/s"
+                    f"  p50 {result.p50_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms"
+                    f"  {per_commit:8,.0f} events/commit  503s {refused}"
+                )
+    print()
+    print("| batch | senders | events/s | vs floor | p50 ms | p99 ms | events per commit | 503 |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        per_commit = r.events_per_s * args.duration / r.commits if r.commits else float("nan")
+        print(
+            f"| {r.batch:,} | {r.concurrency} | {r.events_per_s:,.0f} | {r.events_per_s / floor_rate:.0%} "
+            f"| {r.p50_ms:.1f} | {r.p99_ms:.1f} | {per_commit:,.0f} | {r.refused} |"
+        )
+    print(f"\nfloor (bare COPY, {FLOOR_COMMIT_ROWS:,} rows per synchronous commit): {floor_rate:,.0f} rows/s")
+    print(f"median of the runs: {statistics.median(r.events_per_s for r in results):,.0f} events/s")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
