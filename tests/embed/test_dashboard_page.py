@@ -247,6 +247,7 @@ async def test_the_framed_dashboard_shows_the_sessions_numbers(
         await frame_ui.get_by_role("button", name="Download PDF").click()
     download = await download_info.value
     assert download.suggested_filename == f"{DASHBOARD}.pdf"
+    await download.save_as(site.screenshots / "dashboard.pdf")
     text = pdf_text(Path(await download.path()))
     assert "University partner overview" in text and f"Tenant: {UNI}" in text
     assert f"Enrolled between: {first.isoformat()}, {middle.isoformat()}" in text
