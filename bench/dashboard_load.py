@@ -64,7 +64,8 @@ async def _token(database: str, cohort: str, dashboard: str) -> str:
         response = await client.post(
             "/embed/sessions", json=body, headers={"authorization": f"Bearer {api_token}"}
         )
-    response.raise_for_status()
+    if response.status_code != 201:
+        raise SystemExit(f"POST /embed/sessions: {response.status_code} {response.text}")
     return str(response.json()["token"])
 
 
@@ -77,7 +78,7 @@ async def _open(browser: Any, url: str, cohort: str) -> dict[str, float]:
         started = time.perf_counter()
         await page.goto(url)
         frame = next(f for f in page.frames if "/embed/dashboards/" in f.url)
-        await frame.wait_for_function("document.body.dataset.state === 'ready'", timeout=60_000)
+        await frame.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=60_000)
         drawn = time.perf_counter() - started
         mark = await frame.evaluate("performance.getEntriesByName('cohort:tiles-drawn')[0].startTime")
         graphql = sum(1 for r in requests if r.endswith("/graphql"))

@@ -211,6 +211,9 @@ async def test_the_framed_dashboard_shows_the_sessions_numbers(
     same(await shown_numbers(frame), dated)
 
     # A subject too (a select filter, its choices the tenant's own).
+    await frame.wait_for_selector(
+        "select[data-filter=subject] option", state="attached"
+    )  # loaded beside the tiles
     subjects = await frame.eval_on_selector_all(
         "select[data-filter=subject] option", "options => options.map(o => o.textContent)"
     )
@@ -316,7 +319,7 @@ async def test_an_expired_session_says_so_and_asks_the_host(
 ) -> None:
     await page.goto(site.host_page("expired", expired_token(settings), fresh=await site.session()))
     frame = next(f for f in page.frames if "/embed/dashboards/" in f.url)
-    await frame.wait_for_function("document.body.dataset.state === 'expired'", timeout=TIMEOUT_MS)
+    await frame.wait_for_function("() => document.body.dataset.state === 'expired'", timeout=TIMEOUT_MS)
     banner = frame.locator("#cohort-banner")
     assert "session has expired" in (await banner.inner_text())
     assert await banner.is_visible()

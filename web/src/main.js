@@ -139,7 +139,9 @@ async function start() {
   views = spec.tiles.map((tile) => new TileView(tile, actions));
   grid.append(...views.map((view) => view.root));
   root.replaceChildren(header(), form, grid);
-  await Promise.allSettled(filters.map((filter) => filter.load()));
+  // The choices load beside the tiles, unless a select's default needs them first.
+  const loading = Promise.allSettled(filters.map((filter) => filter.load()));
+  if (spec.filters.some((filter) => filter.type === "select" && filter.default)) await loading;
   await runTiles();
 }
 
