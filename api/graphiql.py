@@ -14,23 +14,18 @@ The template is read and filled once, when the routes are built.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+
+from api.asset_files import AssetFiles
 
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
 TEMPLATE_PATH = STATIC_DIR / "index.html"
 CONFIG_PLACEHOLDER = "__GRAPHIQL_CONFIG__"
-
-# Only these kinds of files are served from the static mount (not the template nor VERSIONS.md),
-# with explicit types so that ``nosniff`` never meets a platform's odd mimetypes table.
-ASSET_TYPES = {".js": "text/javascript", ".css": "text/css"}
 
 # Scripts: only our own files (init.js included), no inline script and no eval.  Styles: our
 # files, plus inline styles, which GraphiQL needs (its dialogs inject a <style> element through
@@ -47,29 +42,6 @@ _CSP_TEMPLATE = (
     "form-action 'none'; "
     "frame-ancestors 'none'"
 )
-
-
-class _AssetFiles(StaticFiles):
-    """StaticFiles that serves only ``.js`` and ``.css`` files, with ``nosniff``."""
-
-    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
-        if Path(path).suffix not in ASSET_TYPES:
-            return "", None
-        return super().lookup_path(path)
-
-    def file_response(
-        self,
-        full_path: str | os.PathLike[str],
-        stat_result: os.stat_result,
-        scope: Scope,
-        status_code: int = 200,
-    ) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        if isinstance(response, FileResponse):
-            media_type = ASSET_TYPES[Path(full_path).suffix]
-            response.headers["Content-Type"] = f"{media_type}; charset=utf-8"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
 
 
 def _script_json(value: object) -> str:
@@ -114,5 +86,5 @@ def graphiql_routes(endpoint: str = "/graphql", default_query: str = "") -> list
 
     return [
         Route("/graphiql", graphiql_page, methods=["GET"], name="graphiql"),
-        Mount("/graphiql/static", app=_AssetFiles(directory=STATIC_DIR), name="graphiql-static"),
+        Mount("/graphiql/static", app=AssetFiles(directory=STATIC_DIR), name="graphiql-static"),
     ]
