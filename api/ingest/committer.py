@@ -354,7 +354,7 @@ class GroupCommitter:
         except TimeoutError:
             broken = True
             raise Unavailable("the database did not commit in time; try again", self.retry_after_s) from None
-        except asyncpg.UndefinedTableError:
+        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
             raise NotSetUp("ingestion is not set up in this database: run `cohort ingest setup`") from None
         except asyncpg.CheckViolationError as error:
             if "no partition" in str(error):

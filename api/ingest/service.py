@@ -134,7 +134,7 @@ class Ingestion:
         while True:
             try:
                 await self.maintain_once()
-            except asyncpg.UndefinedTableError:
+            except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):  # no schema, or no table
                 if not failing:
                     log.warning("ingestion is not set up in its database: run `cohort ingest setup`")
                 failing = True

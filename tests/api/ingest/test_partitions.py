@@ -4,6 +4,7 @@ events written to a database of their own (COHORT_INGEST_DATABASE_URL)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -87,16 +88,26 @@ async def test_one_maintenance_at_a_time(conn: asyncpg.Connection, scratch: str)
 
 
 async def test_events_go_to_their_own_database_and_missing_partitions_are_made(
-    settings: Settings, database_url: str, engine: AsyncEngine, scratch: str, conn: asyncpg.Connection
+    settings: Settings,
+    database_url: str,
+    engine: AsyncEngine,
+    scratch: str,
+    conn: asyncpg.Connection,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Tokens and policy from the warehouse's database, events into COHORT_INGEST_DATABASE_URL;
-    today's partition dropped behind Cohort's back is made again by the commit that needs it."""
+    today's partition dropped behind Cohort's back is made again by the commit that needs it.
+    Before `cohort ingest setup`, a clear refusal and one warning, never a traceback."""
     tenant = tenant_name()
     token = await token_for(engine, tenant)
+    with caplog.at_level(logging.WARNING, logger="cohort.ingest"):
+        async with serving(settings, database_url, ingest_database_url=scratch) as client:
+            not_yet = await post(client, token, [event("e1")], key="k1")
+            assert not_yet.status_code == 503, not_yet.text
+            assert not_yet.json()["errors"][0]["extensions"]["code"] == "INGESTION_NOT_SET_UP"
+    logged = [r for r in caplog.records if r.name.startswith("cohort.ingest")]
+    assert logged and all(r.levelno == logging.WARNING and r.exc_info is None for r in logged), logged
     async with serving(settings, database_url, ingest_database_url=scratch) as client:
-        not_yet = await post(client, token, [event("e1")], key="k1")
-        assert not_yet.status_code == 503, not_yet.text
-        assert not_yet.json()["errors"][0]["extensions"]["code"] == "INGESTION_NOT_SET_UP"
         today = datetime.now(UTC).date()
         await tables.setup(conn, today=today, retention_days=30, ahead_days=3)
         await conn.execute(f"drop table cohort_ingest.{tables.partition_name(today)}")
