@@ -15,22 +15,27 @@ import asyncio
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     GraphQLError,
     GraphQLSchema,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     OverlappingFieldsCanBeMergedRule,
     ValidationContext,
+    execute,
     parse,
     specified_rules,
     validate,
 )
+from graphql.pyutils import is_awaitable
 from graphql.validation.validate import ValidationAbortedError
 
 from api.limits import Limits, limit_rules
+from resolvers.execution_context import ProjectingExecutor
 
 WORKERS = 2
 # graphql-core's default (500,000) allows about 2.5 s of comparisons on a document within
@@ -68,6 +73,29 @@ class Prepared:
             if operation.name is not None and operation.name.value == name:
                 return operation
         return None
+
+
+async def execute_prepared(
+    schema: GraphQLSchema,
+    prepared: Prepared,
+    context: Any,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+    *,
+    hide_suggestions: bool,
+) -> ExecutionResult:
+    """Run a valid prepared document, rows projected as they are resolved."""
+    assert prepared.document is not None
+    result = execute(
+        schema,
+        prepared.document,
+        context_value=context,
+        variable_values=variables,
+        operation_name=operation_name,
+        executor_class=ProjectingExecutor,
+        hide_suggestions=hide_suggestions,
+    )
+    return cast(ExecutionResult, await result if is_awaitable(result) else result)
 
 
 class DocumentCache:

@@ -17,15 +17,15 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any
 
-from graphql import ExecutionResult, OperationType, execute
-from graphql.pyutils import is_awaitable
+from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from api import csv_format
+from api.documents import execute_prepared
 from api.endpoints import NO_STORE, Refused, authenticated, graphql_request, json_body, within_rate_limit
 from api.errors import INTERNAL, MASKED_MESSAGE, format_error
 from api.limits import Limits
@@ -34,7 +34,6 @@ from api.settings import ExportSettings
 from authz.principal import Principal
 from resolvers.compiler import CompiledQuery
 from resolvers.errors import ExecutionError, QueryError, ResolverError
-from resolvers.execution_context import ProjectingExecutor
 from resolvers.graphql import Planned, RequestContext
 from resolvers.selection import Column, Item, Nested
 from resolvers.streaming import stream_rows
@@ -152,18 +151,15 @@ class CsvExport:
         if prepared.validation_errors:
             message = "; ".join(error.message for error in prepared.validation_errors)
             raise Refused(400, message, "GRAPHQL_VALIDATION_FAILED")
-        assert prepared.document is not None
         context = RequestContext(principal, planned=[])
-        result = execute(
+        outcome = await execute_prepared(
             runtime.schema._schema,
-            prepared.document,
-            context_value=context,
-            variable_values=variables,
-            operation_name=name,
-            executor_class=ProjectingExecutor,
+            prepared,
+            context,
+            variables,
+            name,
             hide_suggestions=not self.limits.introspection,
         )
-        outcome = cast(ExecutionResult, await result if is_awaitable(result) else result)
         if outcome.errors:
             formatted = format_error(outcome.errors[0])
             code = formatted["extensions"]["code"]

@@ -11,17 +11,16 @@
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 import orjson
-from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, OperationType, execute
-from graphql.pyutils import is_awaitable as isawaitable
+from graphql import GraphQLError, OperationDefinitionNode, OperationType
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from api.access_log import log_request
-from api.documents import Prepared
+from api.documents import Prepared, execute_prepared
 from api.endpoints import Refused, authenticated, graphql_request, json_body
 from api.errors import format_error, request_error
 from api.limits import Limits
@@ -30,7 +29,6 @@ from api.rate_limit import principal_key
 from api.response_cache import Identity, ResponseCache, may_cache, response_key
 from api.runtime import Runtime
 from authz.principal import Principal
-from resolvers.execution_context import ProjectingExecutor
 from resolvers.graphql import RequestContext
 
 # Responses are encoded with msgspec: projected rows are msgspec Structs (see
@@ -230,17 +228,14 @@ class GraphQLEndpoint:
             raise Refused(405, "only queries can be sent with GET; use POST", headers={"Allow": "POST"})
         if prepared.validation_errors:
             return request_failed, {"errors": [format_error(error) for error in prepared.validation_errors]}
-        assert prepared.document is not None
-        result = execute(
+        outcome = await execute_prepared(
             runtime.schema._schema,
-            prepared.document,
-            context_value=context,
-            variable_values=variables,
-            operation_name=name,
-            executor_class=ProjectingExecutor,
+            prepared,
+            context,
+            variables,
+            name,
             hide_suggestions=not self.limits.introspection,
         )
-        outcome = cast(ExecutionResult, await result if isawaitable(result) else result)
         status, payload = self._payload(outcome.data, outcome.errors, request_failed)
         if context.cache and "data" in payload:
             payload["extensions"] = {"cache": context.cache}
