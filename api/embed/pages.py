@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import logging
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -94,17 +95,22 @@ def opens_dashboard(request: Request, principal: Principal, name: str, registry:
     raise Refused(403, "this embed session may not open that dashboard", "FORBIDDEN")
 
 
-async def dashboard_spec(request: Request) -> Response:
-    state = request.app.state.cohort
+async def dashboard_caller(request: Request) -> tuple[Principal, dict[str, str], dict[str, Any]]:
+    """Who opens the dashboard in the path, within their rate limit and scope: the principal,
+    the rate limit headers and the dashboard's view. Refused otherwise."""
     name = request.path_params["name"]
+    principal = await authenticated(request)
+    headers = await within_rate_limit(request, principal)
+    registry: Registry = request.app.state.cohort.runtime.registry
+    opens_dashboard(request, principal, name, registry)
+    return principal, headers, dashboard_view(registry, registry.dashboards[name])
+
+
+async def dashboard_spec(request: Request) -> Response:
     try:
-        principal = await authenticated(request)
-        headers = await within_rate_limit(request, principal)
-        registry: Registry = state.runtime.registry
-        opens_dashboard(request, principal, name, registry)
+        principal, headers, view = await dashboard_caller(request)
     except Refused as refused:
         return refused.response()
-    view = dashboard_view(registry, registry.dashboards[name])
     scope = principal.embed
     view["session"] = (
         None

@@ -12,12 +12,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.embed.pages import opens_dashboard
+from api.embed.pages import dashboard_caller
 from api.embed.pdf_document import render
 from api.embed.tile_runs import filter_values, run_tiles
-from api.endpoints import NO_STORE, Refused, authenticated, json_body, within_rate_limit
-from schema.dashboard_documents import dashboard_view
-from schema.registry import Registry
+from api.endpoints import NO_STORE, Refused, json_body
 
 _FILENAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -26,11 +24,7 @@ async def dashboard_pdf(request: Request) -> Response:
     state = request.app.state.cohort
     name = request.path_params["name"]
     try:
-        principal = await authenticated(request)
-        headers = await within_rate_limit(request, principal)
-        registry: Registry = state.runtime.registry
-        opens_dashboard(request, principal, name, registry)
-        view = dashboard_view(registry, registry.dashboards[name])
+        principal, headers, view = await dashboard_caller(request)
         given: Any = None
         if request.method == "POST":
             given = (await json_body(request, state.settings.limits.max_body_bytes)).get("filters")
