@@ -14,7 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 from typer.testing import CliRunner
@@ -26,6 +25,7 @@ from cache.freshness import Freshness
 from cache.result_cache import Cached, ResultCache, decode, encode
 from cache.single_flight import SingleFlight
 from schema.spec import Refresh
+from tests.cache.requests import count_statements, post
 from tests.databases import free_port, redis_url
 from tests.tokens import Mint
 
@@ -118,17 +118,6 @@ async def test_freshness_tokens() -> None:
 # --- the cache on the request path ------------------------------------------------------
 
 
-async def _post(app: Starlette, query: str, token: str) -> dict[str, Any]:
-    headers = {"accept": GRAPHQL_RESPONSE, "authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://cohort.test"
-    ) as client:
-        response = await client.post("/graphql", json={"query": query}, headers=headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 @pytest.fixture
 async def cached_app(settings: Settings, database_url: str) -> AsyncIterator[Starlette]:
     keep: list[object] = []
@@ -139,40 +128,25 @@ async def cached_app(settings: Settings, database_url: str) -> AsyncIterator[Sta
         yield app
 
 
-def _count_sql(app: Starlette) -> list[int]:
-    """Counts the statements the app's executor runs (the service holds this executor)."""
-    executor = app.state.cohort.executor
-    calls = [0]
-    run = executor.run
-
-    async def counting(query: Any, budget: float | None = None) -> Any:
-        calls[0] += 1
-        await asyncio.sleep(0.05)  # keep the flight open while the other requests arrive
-        return await run(query, budget)
-
-    executor.run = counting
-    return calls
-
-
 async def test_a_repeat_is_a_hit_with_the_same_data(cached_app: Starlette, mint: Mint) -> None:
     token = mint(tenant="northbridge-university", roles=["university_admin"])
     query = "{ enrollments(limit: 777) { course { subject } count } }"
-    first = await _post(cached_app, query, token)
-    second = await _post(cached_app, query, token)
+    first = await post(cached_app, query, token)
+    second = await post(cached_app, query, token)
     assert first["extensions"]["cache"]["enrollments"]["hit"] is False
     assert second["extensions"]["cache"]["enrollments"]["hit"] is True
     assert second["data"] == first["data"] and first["data"]["enrollments"]
-    renewed = await _post(cached_app, query.replace("limit: 777", "limit: 777, renew: true"), token)
+    renewed = await post(cached_app, query.replace("limit: 777", "limit: 777, renew: true"), token)
     assert renewed["extensions"]["cache"]["enrollments"]["hit"] is False
     assert renewed["data"] == first["data"]
 
 
 async def test_two_hundred_concurrent_misses_run_one_statement(cached_app: Starlette, mint: Mint) -> None:
-    calls = _count_sql(cached_app)
+    calls = count_statements(cached_app)
     token = mint()
     limit = secrets.randbelow(40_000) + 1_000  # a key no one has used
     query = f"{{ progressEvents(limit: {limit}) {{ eventType count }} }}"
-    bodies = await asyncio.gather(*(_post(cached_app, query, token) for _ in range(200)))
+    bodies = await asyncio.gather(*(post(cached_app, query, token) for _ in range(200)))
     assert "errors" not in bodies[0], bodies[0]["errors"]
     assert bodies[0]["data"]["progressEvents"]
     assert calls[0] == 1
@@ -181,8 +155,8 @@ async def test_two_hundred_concurrent_misses_run_one_statement(cached_app: Starl
 
 async def test_tenants_never_share_an_entry(cached_app: Starlette, mint: Mint) -> None:
     query = "{ enrollments(limit: 778) { count } }"
-    north = await _post(cached_app, query, mint(tenant="northbridge-university", roles=["university_admin"]))
-    other = await _post(cached_app, query, mint(tenant="aurora-polytechnic", roles=["university_admin"]))
+    north = await post(cached_app, query, mint(tenant="northbridge-university", roles=["university_admin"]))
+    other = await post(cached_app, query, mint(tenant="aurora-polytechnic", roles=["university_admin"]))
     assert other["extensions"]["cache"]["enrollments"]["hit"] is False
     assert north["data"] != other["data"]
 
@@ -190,11 +164,11 @@ async def test_tenants_never_share_an_entry(cached_app: Starlette, mint: Mint) -
 async def test_a_policy_change_means_new_keys(cached_app: Starlette, mint: Mint) -> None:
     token = mint()
     query = "{ courses(limit: 779) { count } }"
-    await _post(cached_app, query, token)
-    assert (await _post(cached_app, query, token))["extensions"]["cache"]["courses"]["hit"] is True
+    await post(cached_app, query, token)
+    assert (await post(cached_app, query, token))["extensions"]["cache"]["courses"]["hit"] is True
     policies = cached_app.state.cohort.policies
     policies.current = replace_version(policies.current, policies.current.version + 1)
-    assert (await _post(cached_app, query, token))["extensions"]["cache"]["courses"]["hit"] is False
+    assert (await post(cached_app, query, token))["extensions"]["cache"]["courses"]["hit"] is False
 
 
 def replace_version(enforcer: Any, version: int) -> Any:
@@ -207,14 +181,14 @@ async def test_cache_flush_cli(
 ) -> None:
     token = mint()
     query = "{ feedback(limit: 780) { responses } }"
-    await _post(cached_app, query, token)
+    await post(cached_app, query, token)
     keep: list[object] = []
     monkeypatch.setenv("REDIS_URL", redis_url(keep))
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     result = await asyncio.to_thread(CliRunner().invoke, cli, ["cache", "flush", "--model", "feedback"])
     assert result.exit_code == 0, result.output
     assert "deleted" in result.output and "of feedback" in result.output
-    assert (await _post(cached_app, query, token))["extensions"]["cache"]["feedback"]["hit"] is False
+    assert (await post(cached_app, query, token))["extensions"]["cache"]["feedback"]["hit"] is False
 
 
 @pytest.fixture
@@ -255,8 +229,8 @@ async def test_redis_stopped_mid_test_means_answers_from_the_database(
     query = "{ enrollments(limit: 781) { status count } }"
     async with app.router.lifespan_context(app):
         cache = app.state.cohort.caching.cache
-        before = await _post(app, query, token)
-        assert (await _post(app, query, token))["extensions"]["cache"]["enrollments"]["hit"] is True
+        before = await post(app, query, token)
+        assert (await post(app, query, token))["extensions"]["cache"]["enrollments"]["hit"] is True
         await asyncio.to_thread(
             subprocess.run,
             ["redis-cli", "-p", str(port), "shutdown", "nosave"],
@@ -265,15 +239,15 @@ async def test_redis_stopped_mid_test_means_answers_from_the_database(
         )
         await asyncio.sleep(0.1)
         started = time.monotonic()
-        during = await _post(app, query, token)
+        during = await post(app, query, token)
         assert time.monotonic() - started < 2.0  # no hang
         assert during["data"] == before["data"]
         assert during["extensions"]["cache"]["enrollments"]["hit"] is False
         assert cache.failures >= 1
         restart()
-        await _post(app, query, token)  # fills the new Redis
+        await post(app, query, token)  # fills the new Redis
         for _ in range(20):
-            if (await _post(app, query, token))["extensions"]["cache"]["enrollments"]["hit"]:
+            if (await post(app, query, token))["extensions"]["cache"]["enrollments"]["hit"]:
                 break
             await asyncio.sleep(0.1)
         else:
@@ -289,11 +263,11 @@ async def test_two_warehouses_sharing_a_redis_never_share_entries(cached_app: St
     production = _warehouse_identity("postgresql+asyncpg://cohort:secret@db.internal:5432/production")
     assert staging != production and "secret" not in staging
     query = "{ courses(limit: 782) { count } }"
-    await _post(cached_app, query, mint())
-    assert (await _post(cached_app, query, mint()))["extensions"]["cache"]["courses"]["hit"] is True
+    await post(cached_app, query, mint())
+    assert (await post(cached_app, query, mint()))["extensions"]["cache"]["courses"]["hit"] is True
     caching = cached_app.state.cohort.caching
     caching.namespace, original = production, caching.namespace
     try:
-        assert (await _post(cached_app, query, mint()))["extensions"]["cache"]["courses"]["hit"] is False
+        assert (await post(cached_app, query, mint()))["extensions"]["cache"]["courses"]["hit"] is False
     finally:
         caching.namespace = original

@@ -12,13 +12,13 @@ from contextlib import AsyncExitStack
 from dataclasses import replace
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from api.app import create_app
 from api.settings import Settings
+from tests.cache.requests import count_statements, post
 from tests.databases import free_port, redis_url
 from tests.resolvers.oracle import oracle
 from tests.tokens import Mint
@@ -45,34 +45,6 @@ async def two_apps(settings: Settings, database_url: str) -> AsyncIterator[list[
     configured = replace(settings, redis_url=redis_url(keep), cache=True)
     async with AsyncExitStack() as stack:
         yield await _apps(configured, database_url, stack)
-
-
-def count_statements(app: Starlette, delay_s: float = 0.1) -> list[int]:
-    """Counts the statements the app's executor runs, each held `delay_s` longer so that the
-    other app's requests arrive while it runs."""
-    executor = app.state.cohort.executor
-    calls = [0]
-    run = executor.run
-
-    async def counting(query: Any, budget: float | None = None) -> Any:
-        calls[0] += 1
-        await asyncio.sleep(delay_s)
-        return await run(query, budget)
-
-    executor.run = counting
-    return calls
-
-
-async def post(app: Starlette, query: str, token: str) -> dict[str, Any]:
-    headers = {"accept": GRAPHQL_RESPONSE, "authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://cohort.test"
-    ) as client:
-        response = await client.post("/graphql", json={"query": query}, headers=headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body["errors"]
-    return body
 
 
 def _rows(body: dict[str, Any]) -> set[tuple[str, int]]:
