@@ -149,12 +149,9 @@ def uvicorn_nodelay(argv: list[str]) -> None:
 # --- the database ------------------------------------------------------------------------
 
 
-async def prepare_database(url: str) -> None:
-    """Create, migrate, seed (default scale) and load the demo policy where missing."""
-    from api.demo.load import is_seeded, seed_demo
-    from api.migrations import upgrade
+async def ensure_database(url: str) -> Any:
+    """The asyncpg URL of `url`'s database, created first when missing."""
     from api.services import asyncpg_url
-    from authz.policy_store import PolicyStore
 
     target = make_url(asyncpg_url(url))
     admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -169,6 +166,16 @@ async def prepare_database(url: str) -> None:
                 await conn.execute(text(f'create database "{target.database}"'))
     finally:
         await admin.dispose()
+    return target
+
+
+async def prepare_database(url: str) -> None:
+    """Create, migrate, seed (default scale) and load the demo policy where missing."""
+    from api.demo.load import is_seeded, seed_demo
+    from api.migrations import upgrade
+    from authz.policy_store import PolicyStore
+
+    target = await ensure_database(url)
     engine = create_async_engine(target)
     try:
         await upgrade(engine)

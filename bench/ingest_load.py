@@ -36,11 +36,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 import orjson
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.cache_load import serve, server_env
+from bench.cache_load import ensure_database, serve, server_env
 
 BENCH_DATABASE = "postgresql://postgres@127.0.0.1:5432/cohort_ingest_bench"
 FLOOR_ROWS = 200_000
@@ -54,22 +52,9 @@ async def prepare_database(url: str) -> str:
     from api.ingest import tables
     from api.ingest.service import asyncpg_dsn
     from api.migrations import upgrade
-    from api.services import asyncpg_url
     from authz.policy_store import PolicyStore
 
-    target = make_url(asyncpg_url(url))
-    admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            exists = await conn.scalar(
-                text("select exists (select from pg_database where datname = :name)"),
-                {"name": target.database},
-            )
-            if not exists:
-                print(f"creating database {target.database}")
-                await conn.execute(text(f'create database "{target.database}"'))
-    finally:
-        await admin.dispose()
+    target = await ensure_database(url)
     engine = create_async_engine(target)
     try:
         await upgrade(engine)
