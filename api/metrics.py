@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
@@ -71,48 +73,57 @@ class Metrics:
             return name
         return "other"
 
+    def _outcomes(self, name: str, help: str, outcomes: dict[str, Callable[[], float]]) -> None:
+        """A gauge with an `outcome` label, each value read when scraped."""
+        gauge = Gauge(name, help, ["outcome"], registry=self.registry)
+        for label, read in outcomes.items():
+            gauge.labels(label).set_function(read)
+
     def watch_cache(self, caching: ResultCaching) -> None:
         cache, leases, revalidations = caching.cache, caching.leases, caching.revalidations
-        counts = Gauge(
-            "cohort_result_cache", "Result cache lookups and failures.", ["outcome"], registry=self.registry
+        self._outcomes(
+            "cohort_result_cache",
+            "Result cache lookups and failures.",
+            {
+                "hit": lambda: cache.hits,
+                "miss": lambda: cache.misses,
+                "stale": lambda: caching.stale_hits,
+                "redis_failure": lambda: cache.failures,
+                "too_large": lambda: cache.too_large,
+            },
         )
-        counts.labels("hit").set_function(lambda: cache.hits)
-        counts.labels("miss").set_function(lambda: cache.misses)
-        counts.labels("stale").set_function(lambda: caching.stale_hits)
-        counts.labels("redis_failure").set_function(lambda: cache.failures)
-        counts.labels("too_large").set_function(lambda: cache.too_large)
-        lease = Gauge(
+        self._outcomes(
             "cohort_result_cache_leases",
             "Misses shared across processes: ran under a lease, waited for one, got another's "
             "result, ran without a lease (Redis failing or the wait bound reached).",
-            ["outcome"],
-            registry=self.registry,
+            {
+                "acquired": lambda: leases.acquired,
+                "waited": lambda: leases.waited,
+                "shared": lambda: leases.shared,
+                "local": lambda: leases.local,
+            },
         )
-        lease.labels("acquired").set_function(lambda: leases.acquired)
-        lease.labels("waited").set_function(lambda: leases.waited)
-        lease.labels("shared").set_function(lambda: leases.shared)
-        lease.labels("local").set_function(lambda: leases.local)
-        refreshes = Gauge(
+        self._outcomes(
             "cohort_result_cache_refreshes",
             "Background refreshes of stale results: started, failed, skipped (too many running).",
-            ["outcome"],
-            registry=self.registry,
+            {
+                "started": lambda: revalidations.started,
+                "failed": lambda: revalidations.failed,
+                "skipped": lambda: revalidations.skipped,
+            },
         )
-        refreshes.labels("started").set_function(lambda: revalidations.started)
-        refreshes.labels("failed").set_function(lambda: revalidations.failed)
-        refreshes.labels("skipped").set_function(lambda: revalidations.skipped)
 
     def watch_responses(self, responses: ResponseCache) -> None:
-        counts = Gauge(
+        self._outcomes(
             "cohort_response_cache",
             "Whole-response cache lookups: hit, miss, outdated (new data), redis_failure.",
-            ["outcome"],
-            registry=self.registry,
+            {
+                "hit": lambda: responses.hits,
+                "miss": lambda: responses.misses,
+                "outdated": lambda: responses.outdated,
+                "redis_failure": lambda: responses.failures,
+            },
         )
-        counts.labels("hit").set_function(lambda: responses.hits)
-        counts.labels("miss").set_function(lambda: responses.misses)
-        counts.labels("outdated").set_function(lambda: responses.outdated)
-        counts.labels("redis_failure").set_function(lambda: responses.failures)
 
     def watch_rate_limiter(self, limiter: RateLimiter) -> None:
         self.rate_limit_failures.set_function(lambda: limiter.failures)
