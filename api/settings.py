@@ -245,7 +245,7 @@ def _ingest(env: Mapping[str, str]) -> IngestSettings:
             max_batch_events=_int(env, "COHORT_INGEST_MAX_BATCH_EVENTS", 5_000, minimum=1),
             max_body_bytes=_int(env, "COHORT_INGEST_MAX_BODY_BYTES", 5_000_000, minimum=1_000),
             max_group_events=_int(env, "COHORT_INGEST_MAX_GROUP_EVENTS", 20_000, minimum=1),
-            max_pending_events=_int(env, "COHORT_INGEST_MAX_PENDING_EVENTS", 100_000, minimum=1),
+            max_pending_events=_int(env, "COHORT_INGEST_MAX_PENDING_EVENTS", 40_000, minimum=1),
             queue_timeout_ms=_int(env, "COHORT_INGEST_QUEUE_TIMEOUT_MS", 2_000, minimum=1),
             commit_timeout_ms=_int(env, "COHORT_INGEST_COMMIT_TIMEOUT_MS", 10_000, minimum=1),
             retention_days=_int(env, "COHORT_INGEST_RETENTION_DAYS", 30, minimum=1),

@@ -1,8 +1,8 @@
 """Sustained, acknowledged ingestion: POST /events on a real uvicorn server on 127.0.0.1, driven
 by an asyncio client (httpx, one connection per concurrent sender).
 
-    .venv/bin/python -m bench.ingest_load [--duration 8] [--batches 100,500,2000] [--concurrency 4,16,64]
-                                          [--workers 1]
+    .venv/bin/python -m bench.ingest_load [--duration 8] [--batches 100,500,1000,2000]
+                                          [--concurrency 2,4,8,16] [--workers 1]
 
 For each batch size x concurrency: `concurrency` senders post distinct batches back to back
 for `duration` seconds; an event counts when its batch's 200 has arrived (the answer is
@@ -179,8 +179,8 @@ async def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=float, default=8.0)
-    parser.add_argument("--batches", default="100,500,2000")
-    parser.add_argument("--concurrency", default="4,16,64")
+    parser.add_argument("--batches", default="100,500,1000,2000")
+    parser.add_argument("--concurrency", default="2,4,8,16")
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     from api.ingest.service import asyncpg_dsn

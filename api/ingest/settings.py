@@ -20,7 +20,7 @@ class IngestSettings:
     max_batch_events: int = 5_000  # events in one POST
     max_body_bytes: int = 5_000_000
     max_group_events: int = 20_000  # events in one commit (several batches)
-    max_pending_events: int = 100_000  # waiting for a commit, beyond which: 503
+    max_pending_events: int = 40_000  # waiting for a commit (about 1 s of throughput), beyond: 503
     queue_timeout_ms: int = 2_000  # a batch not taken into a commit within this: 503
     commit_timeout_ms: int = 10_000  # one commit, from checkout to COMMIT
     retention_days: int = 30  # partitions (by day of occurred_at) older than this are dropped
