@@ -40,6 +40,7 @@ from cache.freshness import Freshness
 from cache.result_cache import ResultCache
 from resolvers.caching import ResultCaching
 from resolvers.executor import Executor, create_engine
+from resolvers.rollups.catalog import RollupCatalog
 from schema.registry import Registry
 from schema.validator import load_registry
 
@@ -76,9 +77,11 @@ class AppState:
     runtime: Runtime
     log: logging.Logger = field(default=log)
 
+    rollups: RollupCatalog | None = None
+
     def apply(self, registry: Registry) -> None:
         self.runtime = build_runtime(
-            registry, self.executor, self.authorizer, self.settings.limits, self.caching
+            registry, self.executor, self.authorizer, self.settings.limits, self.caching, self.rollups
         )
 
 
@@ -169,7 +172,11 @@ def create_app(
         responses = ResponseCache(redis if settings.cache else None, caching.freshness)
         metrics.watch_responses(responses)
         metrics.watch_cache(caching)
-        runtime = build_runtime(registry, executor, authorizer, settings.limits, caching)
+        rollups = None
+        if settings.rollups.enabled:
+            rollups = RollupCatalog(executor.rows)
+            await rollups.load()
+        runtime = build_runtime(registry, executor, authorizer, settings.limits, caching, rollups)
         state = AppState(
             settings,
             engine,
@@ -181,6 +188,7 @@ def create_app(
             caching,
             responses,
             runtime,
+            rollups=rollups,
         )
         app.state.cohort = state
         tasks = []
@@ -191,6 +199,8 @@ def create_app(
             tasks.append(watcher.run())
         if settings.policy_reload_interval_s > 0:
             tasks.append(policies.watch(settings.policy_reload_interval_s))
+        if rollups is not None:
+            tasks.append(rollups.watch(settings.rollups.poll_s))
         ingestion = None
         if settings.ingest.enabled:
             ingestion = await Ingestion.open(settings.ingest, ingest_database_url or database_url, timeouts)

@@ -16,6 +16,7 @@ from api.cli_models import models_app
 from api.cli_output import FormatOption, OutputFormat, emit
 from api.cli_policies import policies_app
 from api.cli_query import query
+from api.cli_rollups import rollups_app
 from api.cli_tokens import dev_token, tokens_app
 from api.settings import Settings
 from schema.issues import ModelValidationError
@@ -29,6 +30,7 @@ app.add_typer(policies_app, name="policies")
 app.add_typer(cache_app, name="cache")
 app.add_typer(models_app, name="models")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(rollups_app, name="rollups")
 app.command("query")(query)
 app.command("dev-token")(dev_token)
 T = TypeVar("T")

@@ -149,6 +149,8 @@ class GraphQLEndpoint:
             cached = _outcome(context)
             if key is not None and status == 200 and _storable(payload, operation, context):
                 as_hit = {"data": payload["data"], "extensions": {"cache": _as_hits(context)}}
+                if context.rollups:
+                    as_hit["extensions"]["rollups"] = context.rollups
                 assert context.ttl_s is not None
                 await responses.set(key, context.tokens, _encode(as_hit), context.ttl_s)
         except Refused as rejected:
@@ -239,6 +241,8 @@ class GraphQLEndpoint:
         status, payload = self._payload(outcome.data, outcome.errors, request_failed)
         if context.cache and "data" in payload:
             payload["extensions"] = {"cache": context.cache}
+        if context.rollups and "data" in payload:
+            payload.setdefault("extensions", {})["rollups"] = context.rollups
         return status, payload
 
     @staticmethod

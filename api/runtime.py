@@ -12,6 +12,7 @@ from authz.authorizer import Authorizer
 from resolvers.caching import ResultCaching
 from resolvers.executor import Executor
 from resolvers.graphql import ModelResolvers
+from resolvers.rollups.catalog import RollupCatalog
 from resolvers.service import QueryService
 from schema.graphql_types import build_schema
 from schema.registry import Registry
@@ -31,7 +32,9 @@ def build_runtime(
     authorizer: Authorizer,
     limits: Limits,
     caching: ResultCaching | None = None,
+    rollups: RollupCatalog | None = None,
 ) -> Runtime:
-    resolvers = ModelResolvers(registry, QueryService(registry, executor), authorizer, caching)
+    service = QueryService(registry, executor, rollups=rollups)
+    resolvers = ModelResolvers(registry, service, authorizer, caching)
     schema = build_schema(registry, resolvers.resolve)
     return Runtime(registry, schema, DocumentCache(schema._schema, limits), resolvers)

@@ -15,6 +15,18 @@ from resolvers.database import DatabaseTimeouts
 _ROOT = Path(__file__).resolve().parent.parent
 
 
+@dataclass(frozen=True, slots=True)
+class RollupSettings:
+    """Rollups (docs/rollups.md): served when built; kept by `cohort rollups refresh`."""
+
+    enabled: bool = True  # queries may be served from rollups
+    poll_s: float = 5.0  # how often the server reads which rollups are built
+    # Where `cohort rollups` writes: a role that may create tables in the warehouse's
+    # database (None: COHORT_INGEST_DATABASE_URL, else DATABASE_URL).
+    database_url: str | None = None
+    statement_timeout_s: int = 3_600  # one build or refresh statement
+
+
 class SettingsError(ValueError):
     """An environment variable holds a value that cannot be used."""
 
@@ -155,6 +167,7 @@ class Settings:
         return self.dashboards_dir or self.models_dir.parent / "dashboards"
 
     ingest: IngestSettings = field(default_factory=IngestSettings)  # POST /events (docs/ingestion.md)
+    rollups: RollupSettings = field(default_factory=RollupSettings)
 
     @property
     def database_timeouts(self) -> DatabaseTimeouts:
@@ -225,6 +238,12 @@ class Settings:
                 batch_rows=_int(env, "COHORT_EXPORT_BATCH_ROWS", 2_000, minimum=1),
             ),
             ingest=_ingest(env),
+            rollups=RollupSettings(
+                enabled=_bool(env, "COHORT_ROLLUPS", True),
+                poll_s=_int(env, "COHORT_ROLLUPS_POLL_S", 5, minimum=1),
+                database_url=env.get("COHORT_ROLLUPS_DATABASE_URL") or None,
+                statement_timeout_s=_int(env, "COHORT_ROLLUPS_STATEMENT_TIMEOUT_S", 3_600, minimum=1),
+            ),
             limits=Limits(
                 max_depth=_int(env, "COHORT_MAX_DEPTH", 8, minimum=1),
                 max_aliases=_int(env, "COHORT_MAX_ALIASES", 30),

@@ -15,7 +15,7 @@ counts 0 and sums, averages and ratios NULL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,10 @@ class CompiledQuery:
     params: tuple[Any, ...]
     columns: tuple[str, ...]
     models: tuple[str, ...] = ()  # every model the statement reads (for cache freshness)
+    # Where the answer comes from, for `extensions.rollups`: the rollup serving it (with its
+    # watermark when compiled), or why none could (None: the model has no rollups).
+    route: Mapping[str, Any] | None = None
+    watermark_at: int | None = None  # which parameter is the rollup's watermark (resolvers/rollups)
 
 
 def _value_type(data_type: str | None) -> sa.types.TypeEngine[Any]:
@@ -60,7 +64,7 @@ def _label(key: BaseKey) -> str:
     return "__".join((*key[0], key[1]))
 
 
-class _Builder:
+class Builder:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.timezone = sa.bindparam("timezone", plan.timezone, type_=sa.String())
@@ -209,11 +213,12 @@ class _Builder:
         stmt = self._single(bases) if not repeated else self._combined(bases)
         return self._finish(stmt)
 
+    def base_aggregate(self, key: BaseKey) -> ColumnElement[Any]:
+        node = self.node(key[0])
+        return self.aggregate(node.model, node.alias, self._spec(key))
+
     def _single(self, bases: list[BaseKey]) -> sa.Select[Any]:
-        aggregates = {
-            key: self.aggregate(self.node(key[0]).model, self.node(key[0]).alias, self._spec(key))
-            for key in bases
-        }
+        aggregates = {key: self.base_aggregate(key) for key in bases}
         base = aggregates.__getitem__
         columns = [expr.label(key) for key, expr in self.dimension_sql.items()]
         columns += [self.measure(m.path, m.name, base).label(m.key) for m in self.plan.measures]
@@ -349,12 +354,20 @@ def _filter_measures(filters: tuple[Any, ...]) -> list[PlannedMeasure]:
 
 
 def build_select(plan: Plan) -> sa.Select[Any]:
-    return _Builder(plan).build()
+    return Builder(plan).build()
 
 
 def compile_plan(plan: Plan) -> CompiledQuery:
-    compiled = build_select(plan).compile(dialect=DIALECT, compile_kwargs={"render_postcompile": True})
+    return compiled_query(build_select(plan), plan)
+
+
+def compiled_query(stmt: sa.Select[Any], plan: Plan, **extra: Any) -> CompiledQuery:
+    compiled = stmt.compile(dialect=DIALECT, compile_kwargs={"render_postcompile": True})
     params = compiled.params
     positions = compiled.positiontup or []
+    if "watermark_at" in extra:  # the position of a named parameter, for resolvers/rollups
+        extra["watermark_at"] = positions.index(extra["watermark_at"])
     models = tuple(dict.fromkeys(node.model.model for node in plan.nodes.values()))
-    return CompiledQuery(compiled.string, tuple(params[name] for name in positions), plan.columns, models)
+    return CompiledQuery(
+        compiled.string, tuple(params[name] for name in positions), plan.columns, models, **extra
+    )

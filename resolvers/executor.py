@@ -115,11 +115,18 @@ class Executor:
     async def scalar(self, sql: str) -> Any:
         """The single value of a trusted query from a model file (a refresh rule), within
         the lookup timeout."""
+        rows = await self.rows(sql)
+        return rows[0][0] if rows else None
+
+    async def rows(self, sql: str) -> list[asyncpg.Record]:
+        """The rows of a trusted query (a refresh rule, the rollups' state), within the lookup
+        timeout."""
         try:
             async with bounded(self.engine, self.timeouts, "a freshness check failed") as conn:
                 raw = await conn.get_raw_connection()
                 connection: asyncpg.Connection = raw.driver_connection
-                return await connection.fetchval(sql)
+                records: list[asyncpg.Record] = await connection.fetch(sql)
+                return records
         except asyncpg.QueryCanceledError as exc:
             raise QueryTimeoutError("the refresh query ran past the statement timeout") from exc
         except asyncpg.PostgresError as exc:

@@ -45,6 +45,7 @@ class RequestContext:
 
     principal: Principal
     cache: dict[str, dict[str, Any]] = field(default_factory=dict)  # per root field: hit, data as of
+    rollups: dict[str, dict[str, Any]] = field(default_factory=dict)  # per root field: rollup or why not
     # What the answer read, for the response cache (api/response_cache.py): each model's
     # freshness token, and the shortest lifetime among them (None: nothing cacheable was read).
     tokens: dict[str, str] = field(default_factory=dict)
@@ -97,6 +98,8 @@ class ModelResolvers:
             raw.context.planned.append(Planned(model, effective, selection, budget))
             return ProjectedRows([])
         compiled = self.service.compile(effective)
+        if compiled.route is not None:
+            raw.context.rollups[str(raw.path.key)] = dict(compiled.route)
         shape = shape_of(selection.items, compiled.columns)
         if self.caching is None or not self.caching.cache.enabled:
             result = await self.service.executor.run(compiled, budget)

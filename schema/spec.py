@@ -121,6 +121,44 @@ class Refresh(_Spec):
         return self
 
 
+RollupGrain = Literal["15 minutes", "30 minutes", "hour", "day", "week", "month"]
+MINUTE_GRAINS: dict[str, int] = {"15 minutes": 15, "30 minutes": 30}
+
+
+class RollupTime(_Spec):
+    """The time dimension a rollup buckets: `grain` in `timezone`. Minute grains are UTC
+    only: one serves every zone whose offsets are multiples of it (30 minutes: +05:30)."""
+
+    dimension: str
+    grain: RollupGrain
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _minutes_in_utc(self) -> RollupTime:
+        if self.grain in MINUTE_GRAINS and self.timezone != "UTC":
+            raise ValueError(f"a grain of {self.grain} is bucketed in UTC; leave out `timezone`")
+        return self
+
+
+class Rollup(_Spec):
+    """A pre-aggregation of the model, kept by `cohort rollups refresh` (docs/rollups.md).
+
+    `watermark`: a column of the model's rows that grows with every new row (an ingest
+    sequence, an identity); refresh merges the rows above the last one it saw.
+    `watermark_sql`: the highest committed value (default `max(<watermark>)`), for sources
+    whose commits can end out of order, such as `select last_seq from cohort_ingest.state`.
+    `rebuild_days`: the recent days recomputed from the raw rows on each refresh.
+    """
+
+    dimensions: tuple[str, ...] = ()
+    measures: tuple[str, ...] = Field(min_length=1)
+    time: RollupTime | None = None
+    watermark: str
+    watermark_sql: str | None = None
+    retention_days: int | None = Field(default=None, ge=1)
+    rebuild_days: int = Field(default=2, ge=0)
+
+
 class ModelSpec(_Spec):
     model: str = Field(pattern=NAME_PATTERN)
     title: str | None = None
@@ -137,6 +175,7 @@ class ModelSpec(_Spec):
     dimensions: dict[str, Dimension] = Field(default_factory=dict)
     measures: dict[str, Measure] = Field(default_factory=dict)
     segments: dict[str, Segment] = Field(default_factory=dict)
+    rollups: dict[str, Rollup] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
@@ -159,6 +198,7 @@ class ModelSpec(_Spec):
             "dimensions": list(self.dimensions),
             "measures": list(self.measures),
             "segments": list(self.segments),
+            "rollups": list(self.rollups),
         }
 
 

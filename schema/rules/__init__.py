@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from schema.issues import Issue
 from schema.loader import Loaded
-from schema.rules import joins, members, names, references
+from schema.rules import joins, members, names, references, rollups
 
 Rule = Callable[[Loaded], list[Issue]]
 
-RULES: tuple[Rule, ...] = (names.check, members.check, references.check, joins.check)
+RULES: tuple[Rule, ...] = (names.check, members.check, references.check, joins.check, rollups.check)

@@ -41,8 +41,8 @@ def check(loaded: Loaded) -> list[Issue]:
                 if not is_name(member):
                     issues.append(Issue(model.file, where, f"name must match {NAME_PATTERN}"))
                     continue
-                if kind == "segments":
-                    continue  # segments are arguments, not fields
+                if kind in ("segments", "rollups"):
+                    continue  # segments are arguments and rollups storage, not fields
                 if kind == "joins" and member == spec.model:
                     issues.append(Issue(model.file, where, "a join cannot share its model's name"))
                 field = camel(member)

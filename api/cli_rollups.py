@@ -1,0 +1,178 @@
+"""`cohort rollups setup|refresh|status`: the rollups declared in the model files, built and
+kept in the warehouse's database (docs/rollups.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import asyncpg
+import typer
+from rich.console import Console
+
+from api.cli_output import FormatOption, OutputFormat, emit
+from api.ingest.service import asyncpg_dsn
+from api.rollups import refresh as refreshing
+from api.rollups import tables
+from api.settings import Settings
+from resolvers.database import is_unavailable
+from resolvers.rollups.layout import SCHEMA, Layout, layouts
+from schema.validator import load_registry
+
+rollups_app = typer.Typer(help="Rollups: pre-aggregations that serve queries exactly.", no_args_is_help=True)
+console = Console()
+notes = Console(stderr=True)
+T = TypeVar("T")
+
+
+def rollups_database_url(settings: Settings, services: object | None = None) -> str:
+    """COHORT_ROLLUPS_DATABASE_URL, else COHORT_INGEST_DATABASE_URL, else the warehouse."""
+    from api.services import asyncpg_url, start_services
+
+    configured = settings.rollups.database_url or settings.ingest.database_url
+    if configured:
+        return asyncpg_url(configured)
+    found = services or start_services(settings)
+    return str(found.database_url)  # type: ignore[attr-defined]
+
+
+def on_connection(
+    settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]], services: object | None = None
+) -> T:
+    dsn = asyncpg_dsn(rollups_database_url(settings, services))
+    timeout_ms = str(settings.rollups.statement_timeout_s * 1000)
+
+    async def main() -> T:
+        conn = await asyncpg.connect(
+            dsn,
+            timeout=settings.database_timeouts.connect_s,
+            command_timeout=settings.rollups.statement_timeout_s + 5,
+            server_settings={"application_name": "cohort-rollups", "statement_timeout": timeout_ms},
+        )
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    try:
+        return asyncio.run(main())
+    except asyncpg.UndefinedTableError as error:
+        notes.print(f"[red]{error}[/red]: run `cohort rollups setup` (and `cohort seed` for the demo)")
+        raise typer.Exit(1) from None
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        notes.print(f"[red]the rollups' database is unreachable[/red] ({type(error).__name__})")
+        raise typer.Exit(1) from None
+
+
+def _layouts(settings: Settings, only: list[str] | None) -> list[Layout]:
+    found = layouts(load_registry(settings.models_dir, settings.dashboards).models)
+    if only:
+        unknown = sorted(set(only) - {layout.key for layout in found})
+        if unknown:
+            notes.print(f"[red]no rollup named {', '.join(unknown)}[/red] (model.rollup)")
+            raise typer.Exit(2)
+        found = [layout for layout in found if layout.key in only]
+    return found
+
+
+async def refresh_all(
+    conn: asyncpg.Connection, found: list[Layout], rebuild: bool, rebuild_every_s: float
+) -> list[refreshing.Refreshed]:
+    await tables.setup(conn)
+    return [
+        await refreshing.refresh(conn, layout, rebuild=rebuild, rebuild_every_s=rebuild_every_s)
+        for layout in found
+    ]
+
+
+@rollups_app.command()
+def setup(
+    grant_read: Annotated[
+        list[str] | None,
+        typer.Option("--grant-read", help="A role that reads rollups (the warehouse's reader); repeatable."),
+    ] = None,
+) -> None:
+    """Create the `cohort_rollups` schema and its state tables (idempotent)."""
+
+    async def work(conn: asyncpg.Connection) -> None:
+        await tables.setup(conn)
+        for role in grant_read or ():
+            await tables.grant_read(conn, role)
+
+    on_connection(Settings.from_env(), work)
+    console.print(f"[green]rollups set up[/green] (schema {SCHEMA})")
+
+
+@rollups_app.command()
+def refresh(
+    only: Annotated[list[str] | None, typer.Option("--only", help="model.rollup; repeatable.")] = None,
+    every: Annotated[float, typer.Option(help="Seconds between refreshes; 0: once.")] = 0,
+    rebuild: Annotated[bool, typer.Option(help="Build every rollup anew from the raw rows.")] = False,
+    rebuild_every: Annotated[
+        float, typer.Option(help="Seconds between recomputations of each rollup's recent days.")
+    ] = 3_600,
+) -> None:
+    """Build the rollups that are missing or whose definition changed, and merge the rows
+    above each one's watermark into it; once, or every `--every` seconds until stopped."""
+    settings = Settings.from_env()
+    found = _layouts(settings, only)
+    if not found:
+        console.print("no rollups are declared in the model files")
+        return
+
+    async def work(conn: asyncpg.Connection) -> None:
+        first = True
+        while True:
+            started = time.monotonic()
+            for done in await refresh_all(conn, found, rebuild and first, rebuild_every):
+                if done.action != "unchanged" or first:
+                    console.print(
+                        f"{done.key}: {done.action}, watermark {done.watermark}, "
+                        f"{done.rows_merged:,} rows written, {done.seconds:.2f} s"
+                    )
+            first = False
+            if every <= 0:
+                return
+            await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
+
+    try:
+        on_connection(settings, work)
+    except KeyboardInterrupt:
+        notes.print("stopped")
+
+
+@rollups_app.command()
+def status(
+    only: Annotated[list[str] | None, typer.Option("--only", help="model.rollup; repeatable.")] = None,
+    output: FormatOption = OutputFormat.auto,
+) -> None:
+    """Each rollup: its table, whether it is built for the current definition, its watermark
+    and lag (rows and seconds), its covered range and size."""
+    settings = Settings.from_env()
+    found = _layouts(settings, only)
+
+    async def work(conn: asyncpg.Connection) -> list[refreshing.Status]:
+        if not await tables.is_set_up(conn):
+            return [refreshing.Status(layout.key, *([None] * 10)) for layout in found]  # type: ignore[arg-type]
+        return await refreshing.status(conn, found)
+
+    rows = [
+        (
+            s.key,
+            s.table or "not built",
+            "yes" if s.current else "no",
+            s.watermark,
+            s.lag_rows,
+            None if s.lag_s is None else round(s.lag_s, 1),
+            None if s.covered_from is None else f"{s.covered_from:%Y-%m-%d}",
+            s.rows,
+            None if s.bytes is None else f"{s.bytes / 1e6:.1f} MB",
+        )
+        for s in on_connection(settings, work)
+    ]
+    columns = ("rollup", "table", "current", "watermark", "lag rows", "lag s", "from", "rows", "size")
+    emit(columns, rows, output, title="rollups")

@@ -1,0 +1,1 @@
+"""Rollups: the writer side (tables, build, refresh, status)."""

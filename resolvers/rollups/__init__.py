@@ -1,0 +1,1 @@
+"""Rollups: which one serves a query, and the SQL that reads it."""
