@@ -81,12 +81,19 @@ def _layouts(settings: Settings, only: list[str] | None) -> list[Layout]:
 
 async def refresh_all(
     conn: asyncpg.Connection, found: list[Layout], rebuild: bool, rebuild_every_s: float
-) -> list[refreshing.Refreshed]:
+) -> list[refreshing.Refreshed | tuple[str, str]]:
+    """Each rollup refreshed; one whose source cannot be read (not set up, a missing
+    column) is reported as (key, error) and the others go on."""
     await tables.setup(conn)
-    return [
-        await refreshing.refresh(conn, layout, rebuild=rebuild, rebuild_every_s=rebuild_every_s)
-        for layout in found
-    ]
+    done: list[refreshing.Refreshed | tuple[str, str]] = []
+    for layout in found:
+        try:
+            done.append(
+                await refreshing.refresh(conn, layout, rebuild=rebuild, rebuild_every_s=rebuild_every_s)
+            )
+        except asyncpg.PostgresError as error:
+            done.append((layout.key, f"{type(error).__name__}: {error}"))
+    return done
 
 
 @rollups_app.command()
@@ -124,23 +131,30 @@ def refresh(
         console.print("no rollups are declared in the model files")
         return
 
-    async def work(conn: asyncpg.Connection) -> None:
-        first = True
+    async def work(conn: asyncpg.Connection) -> bool:
+        first, failed = True, False
+        if not only:
+            for key in await refreshing.retire_undeclared(conn, found):
+                console.print(f"{key}: no longer declared; its table is retired")
         while True:
             started = time.monotonic()
             for done in await refresh_all(conn, found, rebuild and first, rebuild_every):
-                if done.action != "unchanged" or first:
+                if isinstance(done, tuple):
+                    failed = True
+                    notes.print(f"[red]{done[0]}: failed[/red] ({done[1]})")
+                elif done.action != "unchanged" or first:
                     console.print(
                         f"{done.key}: {done.action}, watermark {done.watermark}, "
                         f"{done.rows_merged:,} rows written, {done.seconds:.2f} s"
                     )
             first = False
             if every <= 0:
-                return
+                return not failed
             await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
 
     try:
-        on_connection(settings, work)
+        if not on_connection(settings, work):
+            raise typer.Exit(1)
     except KeyboardInterrupt:
         notes.print("stopped")
 

@@ -285,6 +285,24 @@ def _count(status: str) -> int:
     return int(status.split()[-1])
 
 
+async def retire_undeclared(conn: asyncpg.Connection, declared: list[Layout]) -> list[str]:
+    """Forget the rollups no model file declares any more; their tables are retired."""
+    keys = [(layout.model.model, layout.name) for layout in declared]
+    async with conn.transaction():
+        rows = await conn.fetch(
+            f"delete from {SCHEMA}.state where (model, rollup) not in "  # noqa: S608
+            "(select * from unnest($1::text[], $2::text[])) returning model, rollup, table_name",
+            [model for model, _ in keys],
+            [name for _, name in keys],
+        )
+        for row in rows:
+            await conn.execute(
+                f"insert into {SCHEMA}.retired (table_name) values ($1) on conflict do nothing",  # noqa: S608
+                row["table_name"],
+            )
+    return [f"{row['model']}.{row['rollup']}" for row in rows]
+
+
 async def drop_retired(conn: asyncpg.Connection) -> list[str]:
     rows = await conn.fetch(
         f"select table_name from {SCHEMA}.retired where retired_at < now() - make_interval(secs => $1)",  # noqa: S608

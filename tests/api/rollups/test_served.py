@@ -1,0 +1,286 @@
+"""Rollups end to end, on a database of their own (the session's stays without rollups, so
+other tests' SQL is not served from them): GraphQL answers from a rollup equal to hand-written
+SQL for the caller's tenant alone, `extensions.rollups` with the choice or the reason, new
+rows seen before any refresh (the raw rows past the watermark), late rows merged into their
+old bucket, ingested events through the ingest watermark, one refresher at a time, and
+`cohort rollups status`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from typer.testing import CliRunner
+
+from api.cli import app as cli
+from api.demo.load import seed_demo
+from api.ingest.service import asyncpg_dsn
+from api.migrations import upgrade
+from api.rollups import refresh as refreshing
+from api.rollups import tables
+from api.settings import RollupSettings, Settings
+from authz.policy_store import PolicyStore
+from resolvers.rollups.layout import Layout, layouts
+from schema.registry import Registry
+from tests.api.ingest.test_events_endpoint import post, token_for
+from tests.databases import admin_postgres_url
+from tests.ingestion import event, setup_ingestion
+from tests.serving import serving
+from tests.tokens import Mint
+
+pytestmark = pytest.mark.integration
+
+TOP_COURSES = """{ progressEvents(orderBy: [{modulesCompleted: DESC}, {courseId: ASC}], limit: 5) {
+    courseId modulesCompleted } }"""
+
+
+@pytest.fixture(scope="module")
+async def rollup_url() -> AsyncIterator[str]:
+    keep: list[object] = []
+    admin_url = make_url(admin_postgres_url(keep))
+    name = f"cohort_rollups_{os.getpid()}"
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'drop database if exists "{name}"'))
+        await conn.execute(text(f'create database "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    engine = create_async_engine(url)
+    try:
+        await upgrade(engine)
+        await seed_demo(engine, scale="tiny", seed=7)
+        await PolicyStore(engine).seed()
+        await setup_ingestion(url)
+    finally:
+        await engine.dispose()
+    yield url
+    async with admin.connect() as conn:
+        await conn.execute(text(f'drop database if exists "{name}" with (force)'))
+    await admin.dispose()
+
+
+@pytest.fixture
+async def conn(rollup_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(asyncpg_dsn(rollup_url))
+    yield connection
+    await connection.close()
+
+
+async def refresh_all(conn: asyncpg.Connection, registry: Registry, **options: Any) -> list[str]:
+    await tables.setup(conn)
+    return [(await refreshing.refresh(conn, layout, **options)).action for layout in layouts(registry.models)]
+
+
+def layout_of(registry: Registry, key: str) -> Layout:
+    return next(layout for layout in layouts(registry.models) if layout.key == key)
+
+
+@pytest.fixture
+async def client(settings: Settings, rollup_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    fast = replace(settings, rollups=RollupSettings(poll_s=1))
+    async with serving(fast, rollup_url) as client:
+        yield client
+
+
+async def graphql(client: httpx.AsyncClient, jwt: str, query: str) -> dict[str, Any]:
+    response = await client.post(
+        "/graphql", json={"query": query}, headers={"authorization": f"Bearer {jwt}"}
+    )
+    assert response.status_code == 200, response.text
+    payload: dict[str, Any] = response.json()
+    assert "errors" not in payload, payload
+    return payload
+
+
+async def reload_catalog(client: httpx.AsyncClient) -> None:
+    await client.app.state.cohort.rollups.load()  # type: ignore[attr-defined]
+
+
+async def top_courses_sql(conn: asyncpg.Connection, partner: str) -> list[dict[str, Any]]:
+    """The university admin's answer by hand: its rows only, groups of 5 learners or more."""
+    rows = await conn.fetch(
+        """
+        select course_id, count(*) filter (where event_type = 'module_completed') as done
+        from progress_events where partner_id = $1
+        group by course_id having count(distinct learner_id) >= 5
+        order by done desc, course_id limit 5
+        """,
+        partner,
+    )
+    return [{"courseId": row["course_id"], "modulesCompleted": row["done"]} for row in rows]
+
+
+async def test_a_tenant_is_served_from_a_rollup_with_its_own_rows_and_new_rows_before_any_refresh(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, registry: Registry, mint: Mint
+) -> None:
+    await refresh_all(conn, registry)
+    await reload_catalog(client)
+    partners = [row[0] for row in await conn.fetch("select id from organizations where kind = 'university'")]
+    partner, other = partners[0], partners[1]
+    reader = mint(tenant=partner, roles=["university_admin"])
+
+    payload = await graphql(client, reader, TOP_COURSES)
+    want = await top_courses_sql(conn, partner)
+    assert len(want) == 5 and payload["data"]["progressEvents"] == want
+    route = payload["extensions"]["rollups"]["progressEvents"]
+    # Suppression counts each course's learners: only a rollup keeping the learner serves it.
+    assert route["rollup"] == "progress_events.learners_by_course_day", route
+
+    # New rows for both universities, after the watermark: in the answer at once, the other
+    # university's never.
+    course = await conn.fetchval("select id from courses where partner_id = $1 order by id limit 1", partner)
+    foreign = await conn.fetchval("select id from courses where partner_id = $1 order by id limit 1", other)
+    await insert_events(conn, partner, course, learners=6, at=datetime.now(UTC))
+    await insert_events(conn, other, foreign, learners=9, at=datetime.now(UTC))
+    payload = await graphql(client, reader, TOP_COURSES)
+    assert payload["data"]["progressEvents"] == await top_courses_sql(conn, partner)
+    assert payload["extensions"]["rollups"]["progressEvents"]["rollup"] == route["rollup"]
+    assert foreign not in {row["courseId"] for row in payload["data"]["progressEvents"]}
+
+    # A joined member is not in any rollup: raw tables, and the reason says so.
+    payload = await graphql(client, reader, "{ progressEvents { course { title } count } }")
+    missed = payload["extensions"]["rollups"]["progressEvents"]
+    assert missed["rollup"] is None and "joined models (course)" in missed["reason"]
+
+
+async def insert_events(
+    conn: asyncpg.Connection,
+    partner: str,
+    course: int,
+    learners: int,
+    at: datetime,
+    kind: str = "module_completed",
+) -> list[int]:
+    """`learners` new events of enrolled learners of `course` (ids past the current max)."""
+    rows = await conn.fetch(
+        "select e.id, e.learner_id, l.enterprise_id from enrollments e "
+        "join learners l on l.id = e.learner_id "
+        "where e.course_id = $1 order by e.id limit $2",
+        course,
+        learners,
+    )
+    module = await conn.fetchval("select min(id) from course_modules where course_id = $1", course)
+    first = int(await conn.fetchval("select max(id) from progress_events")) + 1
+    ids = list(range(first, first + len(rows)))
+    await conn.executemany(
+        "insert into progress_events (id, enrollment_id, learner_id, course_id, module_id, partner_id, "
+        "enterprise_id, event_type, occurred_at, minutes_spent) "
+        "values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 7)",
+        [
+            (i, r["id"], r["learner_id"], course, module, partner, r["enterprise_id"], kind, at)
+            for i, r in zip(ids, rows, strict=True)
+        ],
+    )
+    return ids
+
+
+async def test_refresh_merges_new_and_late_rows_into_their_buckets_and_moves_the_watermark(
+    conn: asyncpg.Connection, registry: Registry
+) -> None:
+    await refresh_all(conn, registry)
+    layout = layout_of(registry, "progress_events.by_course_day")
+    partner, course = await conn.fetchrow("select partner_id, id from courses order by id limit 1")
+    late_day = datetime(2024, 3, 5, 10, tzinfo=UTC)
+    ids = await insert_events(conn, partner, course, learners=3, at=late_day)
+    ids += await insert_events(
+        conn, partner, course, learners=2, at=late_day + timedelta(hours=1), kind="module_started"
+    )
+    done = await refreshing.refresh(conn, layout, rebuild_every_s=1e9)  # the merge alone, no recent rebuild
+    assert done.action == "refreshed" and done.watermark == max(ids)
+    table = await conn.fetchval(
+        "select table_name from cohort_rollups.state "
+        "where model = 'progress_events' and rollup = 'by_course_day'"
+    )
+    stored = await conn.fetch(
+        f"select event_type, m_count, m_minutes_total from cohort_rollups.{table} "  # noqa: S608
+        "where partner_id = $1 and course_id = $2 and occurred_at = $3 order by 1",
+        partner,
+        course,
+        datetime(2024, 3, 5, tzinfo=UTC),
+    )
+    raw = await conn.fetch(
+        "select event_type, count(*), sum(minutes_spent) from progress_events where partner_id = $1 "
+        "and course_id = $2 and occurred_at >= $3 and occurred_at < $3 + interval '1 day' "
+        "group by 1 order by 1",
+        partner,
+        course,
+        datetime(2024, 3, 5, tzinfo=UTC),
+    )
+    assert [tuple(row) for row in stored] == [tuple(row) for row in raw]
+    assert await refreshing.refresh(conn, layout, rebuild_every_s=1e9) == refreshing.Refreshed(
+        layout.key,
+        "unchanged",
+        max(ids),
+        0,
+        pytest.approx(0, abs=5),  # type: ignore[arg-type]
+    )
+
+
+async def test_one_refresher_at_a_time(conn: asyncpg.Connection, rollup_url: str, registry: Registry) -> None:
+    await refresh_all(conn, registry)
+    layout = layout_of(registry, "progress_events.by_university_day")
+    other = await asyncpg.connect(asyncpg_dsn(rollup_url))
+    try:
+        async with other.transaction():
+            await other.execute("select pg_advisory_xact_lock($1)", refreshing._lock_key(layout))
+            assert (await refreshing.refresh(conn, layout)).action == "busy"
+    finally:
+        await other.close()
+    assert (await refreshing.refresh(conn, layout)).action in ("refreshed", "unchanged")
+
+
+async def test_ingested_events_are_served_from_the_half_hour_rollup_in_a_half_hour_zone(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, registry: Registry, mint: Mint, rollup_url: str
+) -> None:
+    engine = create_async_engine(rollup_url)
+    try:
+        token = await token_for(engine, "ingest-uni")
+    finally:
+        await engine.dispose()
+    now = datetime.now(UTC).replace(microsecond=0)
+    batch = [event(f"e{i}", occurred_at=now - timedelta(minutes=17 * i), minutes_spent=i) for i in range(12)]
+    assert (await post(client, token, batch, key="first")).json()["accepted"] == 12
+    await refresh_all(conn, registry)
+    last_seq = await conn.fetchval("select last_seq from cohort_ingest.state")
+    watermark = await conn.fetchval(
+        "select watermark from cohort_rollups.state "
+        "where model = 'activity_events' and rollup = 'by_tenant_half_hour'"
+    )
+    assert watermark == last_seq
+    later = [event(f"f{i}", occurred_at=now - timedelta(minutes=5 * i), minutes_spent=100) for i in range(3)]
+    assert (await post(client, token, later, key="second")).json()["accepted"] == 3
+    await reload_catalog(client)
+    admin = mint()  # the platform: no small-group suppression, so the half-hour rollup serves it
+    query = (
+        '{ activityEvents(timezone: "Asia/Kolkata", orderBy: [{occurredAt: ASC}]) '
+        "{ occurredAt { hour } count minutesSpent } }"
+    )
+    payload = await graphql(client, admin, query)
+    assert (
+        payload["extensions"]["rollups"]["activityEvents"]["rollup"] == "activity_events.by_tenant_half_hour"
+    )
+    rows = await conn.fetch(
+        "select date_trunc('hour', timezone('Asia/Kolkata', occurred_at)), count(*), "
+        "sum((data ->> 'minutes_spent')::bigint) from cohort_ingest.events group by 1 order by 1"
+    )
+    got = [(row["count"], row["minutesSpent"]) for row in payload["data"]["activityEvents"]]
+    assert got == [(row[1], row[2]) for row in rows]  # the 3 events past the watermark included
+    assert sum(count for count, _ in got) == 15
+
+
+def test_status_reports_lag_and_size(rollup_url: str, conn: asyncpg.Connection) -> None:
+    env = {"COHORT_ROLLUPS_DATABASE_URL": rollup_url, "DATABASE_URL": rollup_url}
+    result = CliRunner().invoke(cli, ["rollups", "status", "--format", "json"], env=env)
+    assert result.exit_code == 0, result.output
+    found = {row["rollup"]: row for row in orjson.loads(result.output)}
+    assert found["progress_events.by_course_day"]["current"] == "yes"
+    assert isinstance(found["progress_events.by_course_day"]["lag rows"], int)
