@@ -78,10 +78,6 @@ def dashboards(university: str, course: int, today: date) -> list[Dashboard]:
     partner = Principal("user:bench-university", university, ("university_admin",))
     last_30 = Condition("occurred_at", "inDateRange", (today - timedelta(days=29), today))
     two_years = Condition("occurred_at", "inDateRange", (date(today.year - 2, today.month, 1), today))
-    start = today - timedelta(days=728)
-    two_years_of_weeks = Condition(
-        "occurred_at", "inDateRange", (start - timedelta(days=start.weekday()), today)
-    )
     return [
         Dashboard(
             "university: daily active learners, 30 days",
@@ -117,11 +113,9 @@ def dashboards(university: str, course: int, today: date) -> list[Dashboard]:
             ),
         ),
         Dashboard(
-            "platform: weekly active learners",
+            "platform: weekly active learners, all weeks",
             admin,
-            SemanticQuery(
-                MODEL, ("active_learners",), (DimensionRef("occurred_at", "week"),), (two_years_of_weeks,)
-            ),
+            SemanticQuery(MODEL, ("active_learners",), (DimensionRef("occurred_at", "week"),)),
         ),
         Dashboard(
             "platform: events by university",

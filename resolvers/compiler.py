@@ -53,7 +53,7 @@ class CompiledQuery:
     # Where the answer comes from, for `extensions.rollups`: the rollup serving it (with its
     # watermark when compiled), or why none could (None: the model has no rollups).
     route: Mapping[str, Any] | None = None
-    watermark_at: int | None = None  # which parameter is the rollup's watermark (resolvers/rollups)
+    watermark_at: tuple[int, ...] | None = None  # the parameters holding a rollup's known watermark
 
 
 def _value_type(data_type: str | None) -> sa.types.TypeEngine[Any]:
@@ -365,8 +365,8 @@ def compiled_query(stmt: sa.Select[Any], plan: Plan, **extra: Any) -> CompiledQu
     compiled = stmt.compile(dialect=DIALECT, compile_kwargs={"render_postcompile": True})
     params = compiled.params
     positions = compiled.positiontup or []
-    if "watermark_at" in extra:  # the position of a named parameter, for resolvers/rollups
-        extra["watermark_at"] = positions.index(extra["watermark_at"])
+    if "watermark_at" in extra:  # the positions of a named parameter, for resolvers/rollups
+        extra["watermark_at"] = tuple(n for n, name in enumerate(positions) if name == extra["watermark_at"])
     models = tuple(dict.fromkeys(node.model.model for node in plan.nodes.values()))
     return CompiledQuery(
         compiled.string, tuple(params[name] for name in positions), plan.columns, models, **extra

@@ -62,12 +62,14 @@ class QueryService:
         exact one; this one guides PostgreSQL's plan and the result cache's key)."""
         if compiled.watermark_at is None or self.rollups is None or compiled.route is None:
             return compiled
-        key = compiled.route["rollup"]
-        state = self.rollups.states.get(key)
-        if state is None or compiled.route.get("watermark") == state.watermark:
+        keys = [compiled.route["rollup"]]
+        if "exactCountsFrom" in compiled.route:
+            keys.append(compiled.route["exactCountsFrom"])
+        states = [state for state in map(self.rollups.states.get, keys) if state is not None]
+        if len(states) < len(keys) or compiled.route.get("watermark") == states[0].watermark:
             return compiled
-        layout = next(layout for layout in self.layouts if layout.key == key)
-        return with_watermark(compiled, layout, state)
+        layout = next(layout for layout in self.layouts if layout.key == keys[0])
+        return with_watermark(compiled, layout, states)
 
     def _compile(self, query: EffectiveQuery, max_limit: int) -> CompiledQuery:
         planned = plan(self.registry, query, max_limit)
@@ -77,7 +79,7 @@ class QueryService:
         choice = choose(planned, candidates, self.rollups.states)
         if choice.layout is not None and choice.state is not None:
             log.info("%s: served from rollup %s", planned.root, choice.layout.key)
-            return compile_rollup(planned, choice.layout, choice.state)
+            return compile_rollup(planned, choice.layout, choice.state, choice.checker)
         log.info("%s: raw tables (%s)", planned.root, choice.reason)
         raw = compile_plan(planned)
         return CompiledQuery(

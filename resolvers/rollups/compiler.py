@@ -24,10 +24,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from resolvers.compiler import BaseKey, Builder, CompiledQuery, compiled_query
-from resolvers.plan import Plan
+from resolvers.compiler import BaseKey, Builder, CompiledQuery, Lookup, compiled_query
+from resolvers.filters import filter_sql
+from resolvers.plan import Plan, PlannedCondition
 from resolvers.rollups.layout import SCHEMA, Layout
-from resolvers.rollups.matcher import RollupState
+from resolvers.rollups.matcher import RollupState, bounded
 from schema.spec import Dimension
 
 ROWS = "_rows"
@@ -35,9 +36,19 @@ WATERMARK = "rollup_watermark"
 
 
 class RollupBuilder(Builder):
-    def __init__(self, plan: Plan, layout: Layout, table: str) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        layout: Layout,
+        table: str,
+        checker: tuple[Layout, str] | None = None,
+        alias: str = ROWS,
+    ) -> None:
+        """`checker`: a rollup (and its table) that counts learners exactly, for the groups the
+        bounds leave undecided; without one they are counted on the raw rows."""
         self.layout = layout
-        self.rows = _rows(layout, table)
+        self.checker = checker
+        self.rows = _rows(layout, table, alias)
         super().__init__(plan)
 
     def raw_dimension(self, path: tuple[str, ...], name: str, spec: Dimension) -> ColumnElement[Any]:
@@ -76,8 +87,92 @@ class RollupBuilder(Builder):
     def from_clause(self) -> sa.FromClause:
         return self.rows
 
+    def base_measures(self) -> list[BaseKey]:
+        keep = tuple(item for item in self.plan.having if not bounded(item, self.layout))
+        return Builder(replace(self.plan, having=keep)).base_measures()
 
-def _rows(layout: Layout, table: str) -> sa.Subquery:
+    def having(self, base: Lookup) -> list[ColumnElement[bool]]:
+        kept = [item for item in self.plan.having if not bounded(item, self.layout)]
+        return [filter_sql(item, self.value_of(base), self.timezone) for item in kept]
+
+    def build(self) -> sa.Select[Any]:
+        """With suppression decided from bounds, the groups are made first, then kept where
+        the bounds, or an exact count of the undecided ones, say so; then order and limit
+        (suppression comes before them, as on the raw tables)."""
+        suppressions = [
+            item
+            for item in self.plan.having
+            if isinstance(item, PlannedCondition) and bounded(item, self.layout)
+        ]
+        if not suppressions:
+            return super().build()
+        grouped = self._single(self.base_measures())
+        for n, item in enumerate(suppressions):
+            name = item.target.name
+            grouped = grouped.add_columns(
+                sa.func.max(self.rows.c[self.layout.part(name, "lo")]).label(f"_lo{n}"),
+                sa.func.sum(self.rows.c[self.layout.part(name, "hi")]).label(f"_hi{n}"),
+            )
+        groups = grouped.subquery("_groups")
+        kept = [self._suppressed(item, groups, n) for n, item in enumerate(suppressions)]
+        return self._finish(sa.select(*(groups.c[key] for key in self.plan.columns)).where(*kept))
+
+    def _suppressed(self, condition: PlannedCondition, groups: sa.Subquery, n: int) -> ColumnElement[bool]:
+        """`learners >= k`: yes when one row alone has k, no when all rows together have
+        fewer; otherwise the group's learners are counted on the raw rows."""
+        least = sa.literal(condition.values[0], sa.BigInteger())
+        exact = self._exact(condition.target.name, groups) >= least
+        return sa.case(
+            (groups.c[f"_lo{n}"] >= least, sa.true()), (groups.c[f"_hi{n}"] < least, sa.false()), else_=exact
+        )
+
+    def _exact(self, name: str, groups: sa.Subquery) -> ColumnElement[Any]:
+        """The group's learners counted exactly: the query's filters, each grouped dimension
+        equal to the group's (NULL to NULL) and, so that an index finds the rows, the time
+        range of the group's bucket."""
+        source: Builder
+        if self.checker is not None:
+            source = RollupBuilder(self.plan, self.checker[0], self.checker[1], alias="_check")
+            counted = source.base_aggregate(((), name))
+        else:
+            source = Builder(self.plan)
+            root = source.node(())
+            counted = source.aggregate(root.model, root.alias, root.model.measures[name])
+        same: list[ColumnElement[bool]] = []
+        for d in self.plan.dimensions:
+            if d.masked:
+                continue
+            value = groups.c[d.key]
+            if d.spec.type != "time":
+                # The stored column, not its cast, and `=` rather than IS NOT DISTINCT FROM:
+                # both keep an index usable; the cast compares the same either way.
+                column = source.raw_dimension(d.path, d.name, d.spec)
+                same.append(sa.or_(column == value, sa.and_(column.is_(None), value.is_(None))))
+                continue
+            same.append(source.dimension_sql[d.key].is_not_distinct_from(value))
+            if d.granularity is not None:
+                instant = source.raw_dimension(d.path, d.name, d.spec)
+                start = groups.c[d.key]
+                end = start + sa.literal_column(f"interval '{_STEP[d.granularity]}'")
+                same += [
+                    instant >= sa.func.timezone(self.timezone, start),
+                    instant < sa.func.timezone(self.timezone, end),
+                ]
+        query = sa.select(counted).select_from(source.from_clause()).where(*source.where(), *same)
+        return query.scalar_subquery()
+
+
+_STEP = {
+    "hour": "1 hour",
+    "day": "1 day",
+    "week": "7 days",
+    "month": "1 month",
+    "quarter": "3 months",
+    "year": "1 year",
+}
+
+
+def _rows(layout: Layout, table: str, alias: str = ROWS) -> sa.Subquery:
     names = (*layout.group_columns, *(part.column for part in layout.parts))
     columns: list[ColumnElement[Any]] = [sa.column(name) for name in names]
     stored = sa.select(*columns).select_from(sa.table(table, schema=SCHEMA))
@@ -94,26 +189,36 @@ def _rows(layout: Layout, table: str) -> sa.Subquery:
     # above it: watermarks only grow) tells the planner how few raw rows are past it, which
     # a subquery's value cannot.
     known = sa.bindparam(WATERMARK, type_=sa.BigInteger())
-    fresh = layout.select(layout.watermark_column() > watermark, layout.watermark_column() > known)
-    return sa.union_all(stored, fresh).subquery(ROWS)
+    past = [layout.watermark_column() > watermark, layout.watermark_column() > known]
+    return sa.union_all(stored, layout.select(*past)).subquery(alias)
 
 
-def compile_rollup(plan: Plan, layout: Layout, state: RollupState) -> CompiledQuery:
-    stmt = RollupBuilder(plan, layout, state.table).build().params({WATERMARK: state.watermark})
-    return with_watermark(compiled_query(stmt, plan, route={}, watermark_at=WATERMARK), layout, state)
+def compile_rollup(
+    plan: Plan, layout: Layout, state: RollupState, checker: tuple[Layout, RollupState] | None = None
+) -> CompiledQuery:
+    exact = (checker[0], checker[1].table) if checker is not None else None
+    stmt = RollupBuilder(plan, layout, state.table, exact).build().params({WATERMARK: 0})
+    compiled = compiled_query(stmt, plan, route={}, watermark_at=WATERMARK)
+    states = [state] if checker is None else [state, checker[1]]
+    return with_watermark(compiled, layout, states)
 
 
-def with_watermark(compiled: CompiledQuery, layout: Layout, state: RollupState) -> CompiledQuery:
-    """The compiled query with the rollup's latest known watermark and refresh time."""
-    at = compiled.watermark_at
-    assert at is not None
-    params = (*compiled.params[:at], state.watermark, *compiled.params[at + 1 :])
-    route = {
+def with_watermark(compiled: CompiledQuery, layout: Layout, states: list[RollupState]) -> CompiledQuery:
+    """The compiled query with the latest watermarks known: the lowest of the rollups it
+    reads is a bound below each one's (watermarks only grow)."""
+    known = min(state.watermark for state in states)
+    params = list(compiled.params)
+    for at in compiled.watermark_at or ():
+        params[at] = known
+    main = states[0]
+    route: dict[str, Any] = {
         "rollup": layout.key,
-        "watermark": state.watermark,
-        "refreshedAt": state.refreshed_at.isoformat(),
+        "watermark": main.watermark,
+        "refreshedAt": main.refreshed_at.isoformat(),
     }
-    return replace(compiled, params=params, route=route)
+    if len(states) > 1:
+        route["exactCountsFrom"] = states[1].key
+    return replace(compiled, params=tuple(params), route=route)
 
 
 def _quote(text: str) -> str:

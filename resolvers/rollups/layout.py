@@ -11,6 +11,12 @@ the time dimension: the bucket's first instant), and the parts of the base measu
 | min, max | `m_<name>` | least, greatest |
 | avg | `m_<name>__sum`, `m_<name>__n`: sum and count of the values | adding |
 | count_distinct | none (its column is a dimension); filtered: `m_<name>__rows`, rows matching | adding |
+| `learner_count` (no learner kept) | `m_<name>__lo`, `__hi`: row distinct count | greatest, adding |
+
+The bounds serve one thing only: small-group suppression (`learner_count >= k`) on a rollup
+that does not keep the learner. A group has at least as many learners as its largest row
+and at most the sum of its rows'; a merge keeps both true. Groups the bounds cannot decide
+are counted exactly on the raw rows (resolvers/rollups/compiler.py).
 
 The same SELECT builds the table, merges new rows into it, rebuilds recent days, and reads
 the raw rows after the watermark when a query is served: what is stored and what is read
@@ -36,7 +42,7 @@ LAYOUT = 1  # bumped when this module stores rollups differently: every table is
 RAW = "_raw"  # the alias of the model's rows in the SELECT
 _EPOCH = "2000-01-01 00:00:00+00"  # date_bin's origin: a Monday at midnight UTC
 
-Role = Literal["count", "sum", "min", "max", "avg_sum", "avg_n", "rows"]
+Role = Literal["count", "sum", "min", "max", "avg_sum", "avg_n", "rows", "lo", "hi"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +78,14 @@ class Layout:
 
     @property
     def stored_measures(self) -> frozenset[str]:
-        return frozenset(part.measure for part in self.parts) | {name for name, _ in self.counted}
+        """The measures rebuilt exactly (not those kept as bounds only)."""
+        exact = {part.measure for part in self.parts if part.role not in ("lo", "hi")}
+        return frozenset(exact) | {name for name, _ in self.counted}
+
+    @property
+    def bounded(self) -> str | None:
+        """The learner count kept as bounds, if any."""
+        return next((part.measure for part in self.parts if part.role == "lo"), None)
 
     def part(self, measure: str, role: Role) -> str:
         for part in self.parts:
@@ -135,6 +148,8 @@ class Layout:
                 function = sa.func.max(value)
             case "rows":
                 function = sa.func.count(value)  # non-NULL counted values: those count(distinct) sees
+            case "lo" | "hi":
+                function = sa.func.count(sa.distinct(value))
         if measure.filter is not None:
             function = function.filter(sql.condition(model, RAW, measure.filter))
         return function  # type: ignore[no-any-return]
@@ -144,8 +159,10 @@ def merge(part: Part, table: str) -> str:
     """How an ON CONFLICT update folds the new rows' part into the stored one."""
     old, new = f"{table}.{part.column}", f"excluded.{part.column}"
     match part.role:
-        case "count" | "avg_n" | "rows":
+        case "count" | "avg_n" | "rows" | "hi":
             return f"{old} + {new}"
+        case "lo":
+            return f"greatest({old}, {new})"
         case "sum" | "avg_sum":
             return f"coalesce({old} + {new}, {old}, {new})"
         case "min":
@@ -170,6 +187,15 @@ def _parts(model: ModelSpec, rollup: Rollup) -> tuple[tuple[Part, ...], tuple[tu
                 counted.append((name, dimension))
                 if measure.filter is not None:
                     parts.append(Part(f"m_{name}__rows", name, "rows"))
+    learners = model.learner_count
+    counter = model.measures.get(learners) if learners is not None else None
+    if (
+        learners is not None
+        and counter is not None
+        and counter.type == "count_distinct"
+        and counted_dimension(model, counter, rollup.dimensions) is None
+    ):
+        parts += [Part(f"m_{learners}__lo", learners, "lo"), Part(f"m_{learners}__hi", learners, "hi")]
     return tuple(parts), tuple(counted)
 
 

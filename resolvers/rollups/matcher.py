@@ -58,6 +58,9 @@ class Choice:
     layout: Layout | None  # None: the raw tables
     state: RollupState | None
     misses: tuple[tuple[str, str], ...] = ()  # (rollup, why it could not serve the query)
+    # When `layout` decides small-group suppression from bounds: a rollup that counts the
+    # learners exactly, for the groups the bounds leave undecided (None: the raw rows).
+    checker: tuple[Layout, RollupState] | None = None
 
     @property
     def reason(self) -> str | None:
@@ -98,7 +101,13 @@ def choose(plan: Plan, layouts: Sequence[Layout], states: Mapping[str, RollupSta
     if not fits:
         return Choice(None, None, tuple(misses))
     _, best, state = min(fits, key=lambda fit: (fit[0], fit[1].key))
-    return Choice(best, state, tuple(misses))
+    checker = None
+    if any(bounded(item, best) for item in plan.having):
+        exact = [fit for fit in fits if not any(bounded(item, fit[1]) for item in plan.having)]
+        if exact:
+            _, layout, found = min(exact, key=lambda fit: (fit[0], fit[1].key))
+            checker = (layout, found)
+    return Choice(best, state, tuple(misses), checker)
 
 
 def _check(plan: Plan, layout: Layout, state: RollupState | None) -> RollupState:
@@ -118,7 +127,8 @@ def _check(plan: Plan, layout: Layout, state: RollupState | None) -> RollupState
             _selectable(dimension, layout, plan.timezone, state)
     for item in plan.where:
         _filterable(item, layout, plan.timezone)
-    needed = base_measures(layout.model, [m.name for m in (*plan.measures, *_measures(plan.having))])
+    having = [m.name for m in _measures(tuple(f for f in plan.having if not bounded(f, layout)))]
+    needed = base_measures(layout.model, [m.name for m in plan.measures] + having)
     missing = [name for name in needed if name not in layout.stored_measures]
     if missing:
         raise _Miss(f"measures not stored: {', '.join(missing)}")
@@ -215,6 +225,21 @@ def _instant(value: TimeValue, end: bool, zone: str) -> datetime | None:
     tz = ZoneInfo(zone)
     earlier, later = moment.replace(tzinfo=tz, fold=0), moment.replace(tzinfo=tz, fold=1)
     return earlier if earlier.utcoffset() == later.utcoffset() else None
+
+
+def bounded(item: PlannedFilter, layout: Layout) -> bool:
+    """Small-group suppression (`learner count >= k`) decided with the rollup's bounds."""
+    return (
+        isinstance(item, PlannedCondition)
+        and isinstance(item.target, PlannedMeasure)
+        and item.target.path == ()
+        and item.target.name == layout.bounded
+        and item.target.name not in layout.stored_measures
+        and item.op == "gte"
+        and len(item.values) == 1
+        and isinstance(item.values[0], int | float)
+        and not isinstance(item.values[0], bool)
+    )
 
 
 def _measures(filters: tuple[PlannedFilter, ...]) -> list[PlannedMeasure]:

@@ -28,9 +28,14 @@ from api.ingest.service import asyncpg_dsn
 from api.migrations import upgrade
 from api.rollups import refresh as refreshing
 from api.rollups import tables
+from api.services import asyncpg_url
 from api.settings import RollupSettings, Settings
 from authz.policy_store import PolicyStore
+from resolvers.executor import Executor, create_engine
+from resolvers.rollups.catalog import RollupCatalog
 from resolvers.rollups.layout import Layout, layouts
+from resolvers.service import QueryService
+from schema.query import Condition, DimensionRef, EffectiveQuery, SemanticQuery
 from schema.registry import Registry
 from tests.api.ingest.test_events_endpoint import post, token_for
 from tests.databases import admin_postgres_url
@@ -132,8 +137,10 @@ async def test_a_tenant_is_served_from_a_rollup_with_its_own_rows_and_new_rows_b
     want = await top_courses_sql(conn, partner)
     assert len(want) == 5 and payload["data"]["progressEvents"] == want
     route = payload["extensions"]["rollups"]["progressEvents"]
-    # Suppression counts each course's learners: only a rollup keeping the learner serves it.
-    assert route["rollup"] == "progress_events.learners_by_course_day", route
+    # Suppression counts each course's learners: the compact rollup's bounds decide most
+    # groups, the learner-level rollup counts the others exactly.
+    assert route["rollup"] == "progress_events.by_course_day", route
+    assert route["exactCountsFrom"] == "progress_events.learners_by_course_day", route
 
     # New rows for both universities, after the watermark: in the answer at once, the other
     # university's never.
@@ -284,3 +291,44 @@ def test_status_reports_lag_and_size(rollup_url: str, conn: asyncpg.Connection) 
     found = {row["rollup"]: row for row in orjson.loads(result.output)}
     assert found["progress_events.by_course_day"]["current"] == "yes"
     assert isinstance(found["progress_events.by_course_day"]["lag rows"], int)
+
+
+@pytest.mark.parametrize("exact_from", ["learner rollups", "raw rows"])
+@pytest.mark.parametrize("least", [2, 5, 40])
+async def test_suppression_from_bounds_keeps_exactly_the_raw_groups(
+    conn: asyncpg.Connection, rollup_url: str, registry: Registry, exact_from: str, least: int
+) -> None:
+    """Groups with `least` learners or more, decided by the compact rollup's bounds, the
+    undecided ones counted exactly (from a learner-level rollup, or from the raw rows when
+    none is declared): the same groups as on the raw tables, at thresholds where many groups
+    are undecided."""
+    await refresh_all(conn, registry)
+    engine = create_engine(asyncpg_url(rollup_url))
+    executor = Executor(engine)
+    try:
+        catalog = RollupCatalog(executor.rows)
+        await catalog.load()
+        served, raw = QueryService(registry, executor, rollups=catalog), QueryService(registry, executor)
+        if exact_from == "raw rows":
+            served.layouts = [layout for layout in served.layouts if "learner" not in layout.key]
+        partner = await conn.fetchval("select id from organizations where kind = 'university' order by id")
+        suppress = Condition("active_learners", "gte", (least,))
+        checkers: list[str | None] = []
+        for dimensions in (
+            (DimensionRef("course_id"),),
+            (DimensionRef("occurred_at", "month"),),
+            (DimensionRef("course_id"), DimensionRef("event_type"), DimensionRef("occurred_at", "quarter")),
+        ):
+            query = SemanticQuery("progress_events", ("modules_completed", "count"), dimensions)
+            effective = EffectiveQuery(query, (Condition("partner_id", "equals", (partner,)), suppress))
+            compiled = served.compile(effective)
+            assert compiled.route is not None and compiled.route["rollup"] is not None, compiled.route
+            checkers.append(compiled.route.get("exactCountsFrom"))
+            got = sorted(map(tuple, (await executor.run(compiled)).rows))
+            want = sorted(map(tuple, (await executor.run(raw.compile(effective))).rows))
+            assert got == want and want, (dimensions, least)
+        # by event type, no learner-level rollup fits: the raw rows count the undecided groups
+        expected = [True, True, False] if exact_from == "learner rollups" else [False] * 3
+        assert [checker is not None for checker in checkers] == expected, checkers
+    finally:
+        await engine.dispose()
