@@ -220,6 +220,10 @@ def run() -> None:
         from api.cli_ingest import setup_ingestion
 
         setup_ingestion(settings, services)
+    if settings.rollups.enabled:
+        from api.cli_rollups import build_demo_rollups
+
+        build_demo_rollups(settings, services)
     _serve(settings, services, registry)
 
 
