@@ -28,7 +28,7 @@ from resolvers.compiler import BaseKey, Builder, CompiledQuery, Lookup, compiled
 from resolvers.filters import filter_sql
 from resolvers.plan import Plan, PlannedCondition
 from resolvers.rollups.layout import SCHEMA, Layout
-from resolvers.rollups.matcher import RollupState, bounded
+from resolvers.rollups.matcher import RollupState, bounded, valued
 from schema.spec import Dimension
 
 ROWS = "_rows"
@@ -49,6 +49,7 @@ class RollupBuilder(Builder):
         self.layout = layout
         self.checker = checker
         self.rows = _rows(layout, table, alias)
+        self.valued = valued(plan, layout)
         super().__init__(plan)
 
     def raw_dimension(self, path: tuple[str, ...], name: str, spec: Dimension) -> ColumnElement[Any]:
@@ -72,6 +73,8 @@ class RollupBuilder(Builder):
                 count = sa.func.sum(rows[layout.part(name, "avg_n")])
                 # As avg() does: numeric division for integer values, float8 for floats.
                 return sa.cast(total / sa.func.nullif(count, sa.literal_column("0")), sa.Float())
+            case "count_distinct" if name in self.valued:
+                return sa.func.max(rows[layout.part(name, "lo")])  # the group's one row: see build()
             case "count_distinct":
                 counted = rows[dict(layout.counted)[name]]
                 function = sa.func.count(sa.distinct(counted))
@@ -96,26 +99,41 @@ class RollupBuilder(Builder):
         return [filter_sql(item, self.value_of(base), self.timezone) for item in kept]
 
     def build(self) -> sa.Select[Any]:
-        """With suppression decided from bounds, the groups are made first, then kept where
-        the bounds, or an exact count of the undecided ones, say so; then order and limit
-        (suppression comes before them, as on the raw tables)."""
+        """With bounds (suppression, or distinct counts kept per row), the groups are made
+        first; then each is kept, and each count taken, where the bounds decide, or counted
+        exactly where they do not; then order and limit (suppression comes before them, as
+        on the raw tables)."""
         suppressions = [
             item
             for item in self.plan.having
             if isinstance(item, PlannedCondition) and bounded(item, self.layout)
         ]
-        if not suppressions:
+        if not suppressions and not self.valued:
             return super().build()
+        rows = self.rows.c
         grouped = self._single(self.base_measures())
         for n, item in enumerate(suppressions):
             name = item.target.name
             grouped = grouped.add_columns(
-                sa.func.max(self.rows.c[self.layout.part(name, "lo")]).label(f"_lo{n}"),
-                sa.func.sum(self.rows.c[self.layout.part(name, "hi")]).label(f"_hi{n}"),
+                sa.func.max(rows[self.layout.part(name, "lo")]).label(f"_lo{n}"),
+                sa.func.sum(rows[self.layout.part(name, "hi")]).label(f"_hi{n}"),
+            )
+        counts = [m for m in self.plan.measures if m.name in self.valued]
+        for m in counts:
+            grouped = grouped.add_columns(
+                sa.func.sum(rows[self.layout.part(m.name, "hi")]).label(f"_hi_{m.key}")
             )
         groups = grouped.subquery("_groups")
         kept = [self._suppressed(item, groups, n) for n, item in enumerate(suppressions)]
-        return self._finish(sa.select(*(groups.c[key] for key in self.plan.columns)).where(*kept))
+        columns: list[ColumnElement[Any]] = []
+        for key in self.plan.columns:
+            column: ColumnElement[Any] = groups.c[key]
+            measure = next((m for m in counts if m.key == key), None)
+            if measure is not None:
+                exact = self._exact(measure.name, groups)
+                column = sa.case((column == groups.c[f"_hi_{key}"], column), else_=exact).label(key)
+            columns.append(column)
+        return self._finish(sa.select(*columns).where(*kept))
 
     def _suppressed(self, condition: PlannedCondition, groups: sa.Subquery, n: int) -> ColumnElement[bool]:
         """`learners >= k`: yes when one row alone has k, no when all rows together have

@@ -10,13 +10,14 @@ the time dimension: the bucket's first instant), and the parts of the base measu
 | sum | `m_<name>`: sum | adding (NULL when both are) |
 | min, max | `m_<name>` | least, greatest |
 | avg | `m_<name>__sum`, `m_<name>__n`: sum and count of the values | adding |
-| count_distinct | none (its column is a dimension); filtered: `m_<name>__rows`, rows matching | adding |
-| `learner_count` (no learner kept) | `m_<name>__lo`, `__hi`: row distinct count | greatest, adding |
+| count_distinct, its column a dimension | none; filtered: `m_<name>__rows`, rows matching | adding |
+| other count_distinct, `learner_count` | `m_<name>__lo`, `__hi`: row distinct count | greatest, adding |
 
-The bounds serve one thing only: small-group suppression (`learner_count >= k`) on a rollup
-that does not keep the learner. A group has at least as many learners as its largest row
-and at most the sum of its rows'; a merge keeps both true. Groups the bounds cannot decide
-are counted exactly on the raw rows (resolvers/rollups/compiler.py).
+A group counts at least as many distinct values as its largest row and at most the sum of
+its rows'; a merge keeps both true. The bounds decide small-group suppression, and give a
+distinct count itself where they meet (a group of one unmerged row: a query grouped like
+the rollup); the groups they leave undecided are counted exactly
+(resolvers/rollups/compiler.py).
 
 The same SELECT builds the table, merges new rows into it, rebuilds recent days, and reads
 the raw rows after the watermark when a query is served: what is stored and what is read
@@ -83,9 +84,9 @@ class Layout:
         return frozenset(exact) | {name for name, _ in self.counted}
 
     @property
-    def bounded(self) -> str | None:
-        """The learner count kept as bounds, if any."""
-        return next((part.measure for part in self.parts if part.role == "lo"), None)
+    def bounded(self) -> frozenset[str]:
+        """The distinct counts kept as per-row bounds."""
+        return frozenset(part.measure for part in self.parts if part.role == "lo")
 
     def part(self, measure: str, role: Role) -> str:
         for part in self.parts:
@@ -183,7 +184,9 @@ def _parts(model: ModelSpec, rollup: Rollup) -> tuple[tuple[Part, ...], tuple[tu
                 parts += [Part(f"m_{name}__sum", name, "avg_sum"), Part(f"m_{name}__n", name, "avg_n")]
             case "count_distinct":
                 dimension = counted_dimension(model, measure, rollup.dimensions)
-                assert dimension is not None, "checked by schema/rules/rollups.py"
+                if dimension is None:
+                    parts += _bounds(name)
+                    continue
                 counted.append((name, dimension))
                 if measure.filter is not None:
                     parts.append(Part(f"m_{name}__rows", name, "rows"))
@@ -194,8 +197,9 @@ def _parts(model: ModelSpec, rollup: Rollup) -> tuple[tuple[Part, ...], tuple[tu
         and counter is not None
         and counter.type == "count_distinct"
         and counted_dimension(model, counter, rollup.dimensions) is None
+        and all(part.measure != learners for part in parts)
     ):
-        parts += [Part(f"m_{learners}__lo", learners, "lo"), Part(f"m_{learners}__hi", learners, "hi")]
+        parts += _bounds(learners)
     return tuple(parts), tuple(counted)
 
 
@@ -221,6 +225,10 @@ def layout(model: ModelSpec, name: str) -> Layout:
 def layouts(models: dict[str, ModelSpec] | Any) -> list[Layout]:
     """Every rollup of every model."""
     return [layout(spec, name) for spec in models.values() for name in spec.rollups]
+
+
+def _bounds(measure: str) -> list[Part]:
+    return [Part(f"m_{measure}__lo", measure, "lo"), Part(f"m_{measure}__hi", measure, "hi")]
 
 
 def _grouped(rollup: Rollup) -> list[str]:

@@ -102,8 +102,12 @@ def choose(plan: Plan, layouts: Sequence[Layout], states: Mapping[str, RollupSta
         return Choice(None, None, tuple(misses))
     _, best, state = min(fits, key=lambda fit: (fit[0], fit[1].key))
     checker = None
-    if any(bounded(item, best) for item in plan.having):
-        exact = [fit for fit in fits if not any(bounded(item, fit[1]) for item in plan.having)]
+    if any(bounded(item, best) for item in plan.having) or valued(plan, best):
+        exact = [
+            fit
+            for fit in fits
+            if not any(bounded(i, fit[1]) for i in plan.having) and not valued(plan, fit[1])
+        ]
         if exact:
             _, layout, found = min(exact, key=lambda fit: (fit[0], fit[1].key))
             checker = (layout, found)
@@ -128,7 +132,8 @@ def _check(plan: Plan, layout: Layout, state: RollupState | None) -> RollupState
     for item in plan.where:
         _filterable(item, layout, plan.timezone)
     having = [m.name for m in _measures(tuple(f for f in plan.having if not bounded(f, layout)))]
-    needed = base_measures(layout.model, [m.name for m in plan.measures] + having)
+    counts = valued(plan, layout)
+    needed = base_measures(layout.model, [m.name for m in plan.measures if m.name not in counts] + having)
     missing = [name for name in needed if name not in layout.stored_measures]
     if missing:
         raise _Miss(f"measures not stored: {', '.join(missing)}")
@@ -233,12 +238,41 @@ def bounded(item: PlannedFilter, layout: Layout) -> bool:
         isinstance(item, PlannedCondition)
         and isinstance(item.target, PlannedMeasure)
         and item.target.path == ()
-        and item.target.name == layout.bounded
+        and item.target.name in layout.bounded
         and item.target.name not in layout.stored_measures
         and item.op == "gte"
         and len(item.values) == 1
         and isinstance(item.values[0], int | float)
         and not isinstance(item.values[0], bool)
+    )
+
+
+def valued(plan: Plan, layout: Layout) -> frozenset[str]:
+    """Selected distinct counts that `layout` keeps as bounds only, which it can serve when
+    each of the query's groups is one row of it: the bounds of a row never merged meet, and
+    the groups where they do not are counted exactly. Elsewhere they are not served."""
+    names = frozenset(
+        m.name for m in plan.measures if m.name in layout.bounded and m.name not in layout.stored_measures
+    )
+    return names if names and _one_row_per_group(plan, layout) else frozenset()
+
+
+def _one_row_per_group(plan: Plan, layout: Layout) -> bool:
+    """Every dimension of the rollup grouped by the query or fixed by an `equals` filter (the
+    access policy's included), and its time grouped at the rollup's own grain."""
+    grouped = {d.name for d in plan.dimensions if not d.masked and d.granularity is None}
+    fixed = {
+        item.target.name
+        for item in plan.where
+        if isinstance(item, PlannedCondition)
+        and isinstance(item.target, PlannedDimension)
+        and item.op == "equals"
+    }
+    if any(name not in grouped | fixed for name in layout.spec.dimensions):
+        return False
+    time = layout.spec.time
+    return time is None or any(
+        d.name == time.dimension and d.granularity == time.grain for d in plan.dimensions
     )
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from schema.issues import Issue
 from schema.loader import Loaded
-from schema.rollups import base_measures, counted_dimension, opaque_numbers
+from schema.rollups import opaque_numbers
 from schema.snippets import is_column
 from schema.spec import ModelSpec, Rollup
 
@@ -33,16 +33,6 @@ def _issues(spec: ModelSpec, rollup: Rollup) -> list[tuple[str, str]]:
             found.append(("measures", f"{name!r} is not a measure of {spec.model}"))
     for name in opaque_numbers(spec, rollup.measures):
         found.append(("measures", f"{name!r} has SQL of its own, which no stored part can rebuild"))
-    for name in base_measures(spec, rollup.measures):
-        measure = spec.measures[name]
-        if measure.type == "count_distinct" and counted_dimension(spec, measure, rollup.dimensions) is None:
-            found.append(
-                (
-                    "measures",
-                    f"{name!r} counts distinct {measure.sql}: list the dimension with that SQL among the "
-                    "rollup's dimensions, or leave the measure out (distinct counts do not add up)",
-                )
-            )
     if rollup.time is not None:
         dimension = spec.dimensions.get(rollup.time.dimension)
         if dimension is None or dimension.type != "time":

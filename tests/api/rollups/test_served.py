@@ -332,3 +332,40 @@ async def test_suppression_from_bounds_keeps_exactly_the_raw_groups(
         assert [checker is not None for checker in checkers] == expected, checkers
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("exact_from", ["learner rollups", "raw rows"])
+async def test_distinct_counts_kept_per_row_serve_queries_grouped_like_the_rollup(
+    conn: asyncpg.Connection, rollup_url: str, registry: Registry, exact_from: str
+) -> None:
+    """Weekly active learners from `platform_weekly` (one row a week, no learner kept): where
+    a week's bounds meet, the stored count; a week merged since it was built, and the week
+    with rows past the watermark, counted exactly. Grouped otherwise, it is not served."""
+    await refresh_all(conn, registry)
+    partner, course = await conn.fetchrow("select partner_id, id from courses order by id limit 1")
+    await insert_events(conn, partner, course, learners=4, at=datetime(2025, 6, 4, 9, tzinfo=UTC))
+    layout = layout_of(registry, "progress_events.platform_weekly")
+    assert (await refreshing.refresh(conn, layout, rebuild_every_s=1e9)).action == "refreshed"  # a merge
+    await insert_events(conn, partner, course, learners=3, at=datetime.now(UTC))  # past the watermark
+    engine = create_engine(asyncpg_url(rollup_url))
+    executor = Executor(engine)
+    try:
+        catalog = RollupCatalog(executor.rows)
+        await catalog.load()
+        served, raw = QueryService(registry, executor, rollups=catalog), QueryService(registry, executor)
+        if exact_from == "raw rows":
+            served.layouts = [layout for layout in served.layouts if "learner" not in layout.key]
+        weekly = SemanticQuery(
+            "progress_events", ("active_learners", "count"), (DimensionRef("occurred_at", "week"),)
+        )
+        compiled = served.compile(EffectiveQuery(weekly))
+        assert compiled.route is not None and compiled.route["rollup"] == "progress_events.platform_weekly"
+        assert ("exactCountsFrom" in compiled.route) == (exact_from == "learner rollups")
+        got = sorted(map(tuple, (await executor.run(compiled)).rows))
+        want = sorted(map(tuple, (await executor.run(raw.compile(EffectiveQuery(weekly)))).rows))
+        assert got == want and len(want) > 50
+        monthly = replace(weekly, dimensions=(DimensionRef("occurred_at", "month"),))
+        route = served.compile(EffectiveQuery(monthly)).route
+        assert route is not None and route["rollup"] != "progress_events.platform_weekly"
+    finally:
+        await engine.dispose()
