@@ -144,7 +144,7 @@ async def _build(conn: asyncpg.Connection, layout: Layout, now: datetime, starte
     try:
         high = await source_watermark(conn, layout)
         keep_from = await _keep_from(conn, layout, now)
-        table = f"{layout.table}_{int(now.timestamp()):x}"
+        table = await _new_table(conn, layout, now)
         where = [layout.watermark_column() <= _int(high)]
         if keep_from is not None:
             where.append(layout.time_column() >= _instant(keep_from))
@@ -164,7 +164,7 @@ async def _build(conn: asyncpg.Connection, layout: Layout, now: datetime, starte
                 f"""
                 insert into {SCHEMA}.state as s (model, rollup, version, table_name, watermark,
                     covered_from, first_at, built_at, refreshed_at, rebuilt_at, rows)
-                values ($1, $2, $3, $4, $5, $6, $7, now(), now(), now(), $8)
+                values ($1, $2, $3, $4, $5, $6, $7, now(), now(), $9, $8)
                 on conflict (model, rollup) do update set
                     version = excluded.version, table_name = excluded.table_name,
                     watermark = excluded.watermark, covered_from = excluded.covered_from,
@@ -180,6 +180,7 @@ async def _build(conn: asyncpg.Connection, layout: Layout, now: datetime, starte
                 _covered(keep_from),
                 first_at,
                 rows,
+                now,  # rebuilt_at: on the refresh's clock, which the next one compares it with
             )
             if old is not None and old != table:
                 await conn.execute(
@@ -191,6 +192,15 @@ async def _build(conn: asyncpg.Connection, layout: Layout, now: datetime, starte
     seconds = time.perf_counter() - started
     log.info("rollup %s built: %s rows up to watermark %s in %.1f s", layout.key, rows, high, seconds)
     return Refreshed(layout.key, "built", high, rows, seconds)
+
+
+async def _new_table(conn: asyncpg.Connection, layout: Layout, now: datetime) -> str:
+    """A name for the new table, after the build's time: the next second's when a table of
+    this version was built in the same one (a rebuild right after a build, the same `now`)."""
+    stamp = int(now.timestamp())
+    while await conn.fetchval("select to_regclass($1) is not null", f"{SCHEMA}.{layout.table}_{stamp:x}"):
+        stamp += 1
+    return f"{layout.table}_{stamp:x}"
 
 
 async def _index(conn: asyncpg.Connection, layout: Layout, table: str) -> None:
@@ -232,6 +242,8 @@ async def _merge(
         merged = 0
         new_rows = [layout.watermark_column() > _int(low), layout.watermark_column() <= _int(high)]
         cutoff = None
+        # Both on this function's clock (`now`), never the database's: a `now` behind it (a
+        # worker's clock, a test's) would otherwise never find the recent days due.
         last = state["rebuilt_at"]
         due = last is None or (now - last).total_seconds() >= rebuild_every_s
         if layout.spec.time is not None and layout.spec.rebuild_days > 0 and due:
@@ -252,7 +264,7 @@ async def _merge(
         await conn.execute(
             f"""
             update {SCHEMA}.state set watermark = $3, covered_from = $4, first_at = $5,
-                refreshed_at = now(), rebuilt_at = case when $6 then now() else rebuilt_at end,
+                refreshed_at = now(), rebuilt_at = case when $6 then $8 else rebuilt_at end,
                 rows = greatest((select reltuples::bigint from pg_class where oid = $7::regclass), 0)
             where model = $1 and rollup = $2
             """,  # noqa: S608
@@ -263,6 +275,7 @@ async def _merge(
             first_at,
             cutoff is not None,
             qualified,
+            now,
         )
     await drop_retired(conn)
     seconds = time.perf_counter() - started

@@ -63,7 +63,9 @@ class RollupBuilder(Builder):
         function: ColumnElement[Any]
         match spec.type:
             case "count":
-                return sa.cast(sa.func.sum(rows[layout.part(name, "count")]), sa.BigInteger())
+                # 0 over no rows at all, as count() gives (a query without dimensions), not NULL.
+                total = sa.func.sum(rows[layout.part(name, "count")])
+                return sa.cast(sa.func.coalesce(total, sa.literal_column("0")), sa.BigInteger())
             case "sum" | "min" | "max":
                 fold = sa.func.sum if spec.type == "sum" else getattr(sa.func, spec.type)
                 function = fold(rows[layout.part(name, spec.type)])

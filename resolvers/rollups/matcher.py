@@ -68,6 +68,7 @@ class Choice:
             return None
         if not self.misses:
             return "the model has no rollups"
+        # No reason holds "; ", so that a client can tell them apart.
         return "; ".join(f"{key}: {why}" for key, why in self.misses)
 
 
@@ -150,14 +151,14 @@ def _selectable(dimension: PlannedDimension, layout: Layout, zone: str, state: R
     time = layout.spec.time
     if time is not None and dimension.name == time.dimension:
         if dimension.granularity is None:
-            raise _Miss(f"{dimension.name} is selected as instants; rollups store {time.grain} buckets")
+            raise _Miss(f"{dimension.name} is selected as instants, the rollup stores {time.grain} buckets")
         if time.grain in MINUTE_GRAINS:
             first = (state.first_at or datetime.now(UTC)).date() - timedelta(days=1)
             last = datetime.now(UTC).date() + timedelta(days=2)
             if not offsets_divide(zone, MINUTE_GRAINS[time.grain], first, last):
                 raise _Miss(f"{zone} has UTC offsets that are not whole {time.grain}")
         elif not _same_zone(zone, time.timezone):
-            raise _Miss(f"the query's time zone is {zone}; the rollup's {time.grain}s are in {time.timezone}")
+            raise _Miss(f"the query's time zone is {zone}, the rollup's {time.grain}s are in {time.timezone}")
         elif dimension.granularity not in _NESTED[time.grain]:
             raise _Miss(f"a {dimension.granularity} is not made of whole {time.grain}s")
         return
