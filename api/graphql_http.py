@@ -147,6 +147,8 @@ class GraphQLEndpoint:
                 runtime, request.method, media, prepared, operation, variables, name, context
             )
             cached = _outcome(context)
+            for note in context.rollups.values():
+                self.metrics.rollups.labels(note["rollup"] or "raw").inc()
             if key is not None and status == 200 and _storable(payload, operation, context):
                 as_hit = {"data": payload["data"], "extensions": {"cache": _as_hits(context)}}
                 if context.rollups:

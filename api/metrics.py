@@ -39,6 +39,12 @@ class Metrics:
         self.errors = Counter(
             "cohort_graphql_errors", "GraphQL errors by code.", ["code"], registry=self.registry
         )
+        self.rollups = Counter(
+            "cohort_rollup_answers",
+            "Root fields of models with rollups, by the rollup that answered (raw: none could).",
+            ["rollup"],
+            registry=self.registry,
+        )
         self.denials = Counter(
             "cohort_access_denials",
             "Queries refused by access control, by kind.",

@@ -157,6 +157,9 @@ async def test_a_tenant_is_served_from_a_rollup_with_its_own_rows_and_new_rows_b
     payload = await graphql(client, reader, "{ progressEvents { course { title } count } }")
     missed = payload["extensions"]["rollups"]["progressEvents"]
     assert missed["rollup"] is None and "joined models (course)" in missed["reason"]
+    metrics = (await client.get("/metrics")).text
+    assert 'cohort_rollup_answers_total{rollup="progress_events.by_course_day"} 2.0' in metrics
+    assert 'cohort_rollup_answers_total{rollup="raw"} 1.0' in metrics
 
 
 async def insert_events(
