@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import asyncpg
 import typer
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -51,4 +52,37 @@ def with_engine(
         Console(stderr=True).print(
             f"[red]the database is unreachable or did not answer in time[/red] ({type(error).__name__})"
         )
+        raise typer.Exit(1) from None
+
+
+def with_connection(
+    dsn: str,
+    work: Callable[[asyncpg.Connection], Awaitable[T]],
+    *,
+    connect_s: float,
+    what: str,
+    missing: str,
+    **connect: Any,
+) -> T:
+    """Run `work` on one asyncpg connection to `dsn` (`what` names the database in messages),
+    closed afterwards. A missing table ends the command with `missing` (how to create it), a
+    database down or frozen with a one-line message; both exit with status 1."""
+
+    async def main() -> T:
+        conn = await asyncpg.connect(dsn, timeout=connect_s, **connect)
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    notes = Console(stderr=True)
+    try:
+        return asyncio.run(main())
+    except asyncpg.UndefinedTableError as error:
+        notes.print(f"[red]{missing}[/red] ({error})")
+        raise typer.Exit(1) from None
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        notes.print(f"[red]{what} is unreachable[/red] ({type(error).__name__})")
         raise typer.Exit(1) from None

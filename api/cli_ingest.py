@@ -3,7 +3,6 @@ and the event types file."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
@@ -12,11 +11,11 @@ import asyncpg
 import typer
 from rich.console import Console
 
+from api.cli_database import with_connection
 from api.cli_output import FormatOption, OutputFormat, emit
 from api.ingest import tables
 from api.ingest.service import asyncpg_dsn
 from api.settings import Settings
-from resolvers.database import is_unavailable
 from schema.event_types import load_event_catalog
 from schema.issues import ModelValidationError
 
@@ -41,25 +40,13 @@ def ingest_database_url(settings: Settings, services: object | None = None) -> s
 def _on_connection(
     settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]], services: object | None = None
 ) -> T:
-    dsn = asyncpg_dsn(ingest_database_url(settings, services))
-
-    async def main() -> T:
-        conn = await asyncpg.connect(dsn, timeout=settings.database_timeouts.connect_s)
-        try:
-            return await work(conn)
-        finally:
-            await conn.close()
-
-    try:
-        return asyncio.run(main())
-    except asyncpg.UndefinedTableError:
-        notes.print("[red]ingestion is not set up in this database: run `cohort ingest setup`[/red]")
-        raise typer.Exit(1) from None
-    except Exception as error:
-        if not is_unavailable(error):
-            raise
-        notes.print(f"[red]the ingest database is unreachable[/red] ({type(error).__name__})")
-        raise typer.Exit(1) from None
+    return with_connection(
+        asyncpg_dsn(ingest_database_url(settings, services)),
+        work,
+        connect_s=settings.database_timeouts.connect_s,
+        what="the ingest database",
+        missing="ingestion is not set up in this database: run `cohort ingest setup`",
+    )
 
 
 def setup_ingestion(

@@ -12,12 +12,12 @@ import asyncpg
 import typer
 from rich.console import Console
 
+from api.cli_database import with_connection
 from api.cli_output import FormatOption, OutputFormat, emit
 from api.ingest.service import asyncpg_dsn
 from api.rollups import refresh as refreshing
 from api.rollups import tables
 from api.settings import Settings
-from resolvers.database import is_unavailable
 from resolvers.rollups.layout import SCHEMA, Layout, layouts
 from schema.validator import load_registry
 
@@ -41,31 +41,16 @@ def rollups_database_url(settings: Settings, services: object | None = None) -> 
 def on_connection(
     settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]], services: object | None = None
 ) -> T:
-    dsn = asyncpg_dsn(rollups_database_url(settings, services))
     timeout_ms = str(settings.rollups.statement_timeout_s * 1000)
-
-    async def main() -> T:
-        conn = await asyncpg.connect(
-            dsn,
-            timeout=settings.database_timeouts.connect_s,
-            command_timeout=settings.rollups.statement_timeout_s + 5,
-            server_settings={"application_name": "cohort-rollups", "statement_timeout": timeout_ms},
-        )
-        try:
-            return await work(conn)
-        finally:
-            await conn.close()
-
-    try:
-        return asyncio.run(main())
-    except asyncpg.UndefinedTableError as error:
-        notes.print(f"[red]{error}[/red]: run `cohort rollups setup` (and `cohort seed` for the demo)")
-        raise typer.Exit(1) from None
-    except Exception as error:
-        if not is_unavailable(error):
-            raise
-        notes.print(f"[red]the rollups' database is unreachable[/red] ({type(error).__name__})")
-        raise typer.Exit(1) from None
+    return with_connection(
+        asyncpg_dsn(rollups_database_url(settings, services)),
+        work,
+        connect_s=settings.database_timeouts.connect_s,
+        what="the rollups' database",
+        missing="run `cohort rollups setup` (and `cohort seed` for the demo)",
+        command_timeout=settings.rollups.statement_timeout_s + 5,
+        server_settings={"application_name": "cohort-rollups", "statement_timeout": timeout_ms},
+    )
 
 
 def _layouts(settings: Settings, only: list[str] | None) -> list[Layout]:

@@ -94,3 +94,27 @@ async def scratch_database(database_url: str, suffix: str) -> AsyncIterator[str]
         async with admin.connect() as conn:
             await conn.execute(text(f'drop database if exists "{name}" with (force)'))
         await admin.dispose()
+
+
+@contextlib.asynccontextmanager
+async def demo_database(database_url: str, suffix: str, *, policy: bool = False) -> AsyncIterator[str]:
+    """A scratch database, migrated and seeded with the tests' demo warehouse (tiny, seed 7);
+    `policy`: the demo access policy and the ingestion tables too."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from api.demo.load import seed_demo
+    from api.migrations import upgrade
+    from authz.policy_store import PolicyStore
+    from tests.ingestion import setup_ingestion
+
+    async with scratch_database(database_url, suffix) as url:
+        engine = create_async_engine(url)
+        try:
+            await upgrade(engine)
+            await seed_demo(engine, scale="tiny", seed=7)
+            if policy:
+                await PolicyStore(engine).seed()
+                await setup_ingestion(url)
+        finally:
+            await engine.dispose()
+        yield url

@@ -7,7 +7,7 @@ old bucket, ingested events through the ingest watermark, one refresher at a tim
 
 from __future__ import annotations
 
-import os
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -17,20 +17,15 @@ import asyncpg
 import httpx
 import orjson
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from api.cli import app as cli
-from api.demo.load import seed_demo
 from api.ingest.service import asyncpg_dsn
-from api.migrations import upgrade
 from api.rollups import refresh as refreshing
 from api.rollups import tables
 from api.services import asyncpg_url
 from api.settings import RollupSettings, Settings
-from authz.policy_store import PolicyStore
 from resolvers.executor import Executor, create_engine
 from resolvers.rollups.catalog import RollupCatalog
 from resolvers.rollups.layout import Layout, layouts
@@ -38,8 +33,8 @@ from resolvers.service import QueryService
 from schema.query import Condition, DimensionRef, EffectiveQuery, SemanticQuery
 from schema.registry import Registry
 from tests.api.ingest.test_events_endpoint import post, token_for
-from tests.databases import admin_postgres_url
-from tests.ingestion import event, setup_ingestion
+from tests.databases import demo_database
+from tests.ingestion import event
 from tests.serving import serving
 from tests.tokens import Mint
 
@@ -50,27 +45,9 @@ TOP_COURSES = """{ progressEvents(orderBy: [{modulesCompleted: DESC}, {courseId:
 
 
 @pytest.fixture(scope="module")
-async def rollup_url() -> AsyncIterator[str]:
-    keep: list[object] = []
-    admin_url = make_url(admin_postgres_url(keep))
-    name = f"cohort_rollups_{os.getpid()}"
-    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'drop database if exists "{name}"'))
-        await conn.execute(text(f'create database "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    engine = create_async_engine(url)
-    try:
-        await upgrade(engine)
-        await seed_demo(engine, scale="tiny", seed=7)
-        await PolicyStore(engine).seed()
-        await setup_ingestion(url)
-    finally:
-        await engine.dispose()
-    yield url
-    async with admin.connect() as conn:
-        await conn.execute(text(f'drop database if exists "{name}" with (force)'))
-    await admin.dispose()
+async def rollup_url(database_url: str) -> AsyncIterator[str]:
+    async with demo_database(database_url, "served", policy=True) as url:
+        yield url
 
 
 @pytest.fixture
@@ -296,6 +273,25 @@ def test_status_reports_lag_and_size(rollup_url: str, conn: asyncpg.Connection) 
     assert isinstance(found["progress_events.by_course_day"]["lag rows"], int)
 
 
+@contextlib.asynccontextmanager
+async def services(
+    url: str, registry: Registry, *, learners: bool = True
+) -> AsyncIterator[tuple[Executor, QueryService, QueryService]]:
+    """An executor, a query service with the rollups (without the learner-level ones unless
+    `learners`) and one without any."""
+    engine = create_engine(asyncpg_url(url))
+    executor = Executor(engine)
+    try:
+        catalog = RollupCatalog(executor.rows)
+        await catalog.load()
+        served = QueryService(registry, executor, rollups=catalog)
+        if not learners:
+            served.layouts = [layout for layout in served.layouts if "learner" not in layout.key]
+        yield executor, served, QueryService(registry, executor)
+    finally:
+        await engine.dispose()
+
+
 @pytest.mark.parametrize("exact_from", ["learner rollups", "raw rows"])
 @pytest.mark.parametrize("least", [2, 5, 40])
 async def test_suppression_from_bounds_keeps_exactly_the_raw_groups(
@@ -306,14 +302,11 @@ async def test_suppression_from_bounds_keeps_exactly_the_raw_groups(
     none is declared): the same groups as on the raw tables, at thresholds where many groups
     are undecided."""
     await refresh_all(conn, registry)
-    engine = create_engine(asyncpg_url(rollup_url))
-    executor = Executor(engine)
-    try:
-        catalog = RollupCatalog(executor.rows)
-        await catalog.load()
-        served, raw = QueryService(registry, executor, rollups=catalog), QueryService(registry, executor)
-        if exact_from == "raw rows":
-            served.layouts = [layout for layout in served.layouts if "learner" not in layout.key]
+    async with services(rollup_url, registry, learners=exact_from == "learner rollups") as (
+        executor,
+        served,
+        raw,
+    ):
         partner = await conn.fetchval("select id from organizations where kind = 'university' order by id")
         suppress = Condition("active_learners", "gte", (least,))
         checkers: list[str | None] = []
@@ -333,8 +326,6 @@ async def test_suppression_from_bounds_keeps_exactly_the_raw_groups(
         # by event type, no learner-level rollup fits: the raw rows count the undecided groups
         expected = [True, True, False] if exact_from == "learner rollups" else [False] * 3
         assert [checker is not None for checker in checkers] == expected, checkers
-    finally:
-        await engine.dispose()
 
 
 @pytest.mark.parametrize("exact_from", ["learner rollups", "raw rows"])
@@ -350,14 +341,11 @@ async def test_distinct_counts_kept_per_row_serve_queries_grouped_like_the_rollu
     layout = layout_of(registry, "progress_events.platform_weekly")
     assert (await refreshing.refresh(conn, layout, rebuild_every_s=1e9)).action == "refreshed"  # a merge
     await insert_events(conn, partner, course, learners=3, at=datetime.now(UTC))  # past the watermark
-    engine = create_engine(asyncpg_url(rollup_url))
-    executor = Executor(engine)
-    try:
-        catalog = RollupCatalog(executor.rows)
-        await catalog.load()
-        served, raw = QueryService(registry, executor, rollups=catalog), QueryService(registry, executor)
-        if exact_from == "raw rows":
-            served.layouts = [layout for layout in served.layouts if "learner" not in layout.key]
+    async with services(rollup_url, registry, learners=exact_from == "learner rollups") as (
+        executor,
+        served,
+        raw,
+    ):
         weekly = SemanticQuery(
             "progress_events", ("active_learners", "count"), (DimensionRef("occurred_at", "week"),)
         )
@@ -370,5 +358,3 @@ async def test_distinct_counts_kept_per_row_serve_queries_grouped_like_the_rollu
         monthly = replace(weekly, dimensions=(DimensionRef("occurred_at", "month"),))
         route = served.compile(EffectiveQuery(monthly)).route
         assert route is not None and route["rollup"] != "progress_events.platform_weekly"
-    finally:
-        await engine.dispose()

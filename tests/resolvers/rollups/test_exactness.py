@@ -24,11 +24,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from api.demo.load import seed_demo
 from api.ingest.service import asyncpg_dsn
-from api.migrations import upgrade
 from api.rollups import refresh
 from authz.audit import Audit
 from authz.authorizer import Authorizer
@@ -45,8 +42,7 @@ from resolvers.rollups.matcher import choose
 from resolvers.service import QueryService
 from schema.query import Condition, DimensionRef, EffectiveQuery, SemanticQuery
 from schema.registry import Registry
-from tests.conftest import TEST_SCALE, TEST_SEED
-from tests.databases import scratch_database
+from tests.databases import demo_database
 from tests.resolvers.rollups.draws import Draw, Drawer, describe
 from tests.resolvers.rollups.warehouse import (
     LATER,
@@ -83,13 +79,7 @@ class Served:
 
 @pytest.fixture(scope="module")
 async def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Served]:
-    async with scratch_database(database_url, "rollups") as url:
-        engine = create_async_engine(url)
-        try:
-            await upgrade(engine)
-            await seed_demo(engine, scale=TEST_SCALE, seed=TEST_SEED)
-        finally:
-            await engine.dispose()
+    async with demo_database(database_url, "rollups") as url:
         registry = load_models(tmp_path_factory.mktemp("models"))
         conn = await asyncpg.connect(asyncpg_dsn(url))
         executor = Executor(create_engine(url, pool_size=2))
