@@ -113,7 +113,9 @@ def migrate() -> None:
 
 @app.command()
 def seed(
-    scale: Annotated[str | None, typer.Option(help="tiny, default or large.")] = None,
+    scale: Annotated[
+        str | None, typer.Option(help="tiny, default, large or population (100M+ events, by PostgreSQL).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same data.")] = None,
 ) -> None:
     """Load the demo warehouse (replacing what is there)."""

@@ -27,7 +27,7 @@ from api.demo.values import (
     weighted,
 )
 
-_COMMENTS: Final = {
+COMMENTS: Final = {
     "low": (
         "Too fast for beginners.",
         "The exercises didn't match the lectures.",
@@ -277,7 +277,7 @@ class _FactWriter:
         comment = None
         if rng.random() < 0.55:
             mood_name = "low" if rating <= 2 else "mid" if rating == 3 else "high"
-            comment = rng.choice(_COMMENTS[mood_name])
+            comment = rng.choice(COMMENTS[mood_name])
         self._buffers["feedback"].append(
             (
                 self._next_id("feedback"),

@@ -120,7 +120,10 @@ MAIL_DOMAINS: Final = ("mail.example", "inbox.example", "post.example", "correo.
 
 
 def full_name(rng: random.Random, culture: Culture) -> str:
-    given, family = rng.choice(culture.given), rng.choice(culture.family)
+    return compose_name(culture, rng.choice(culture.given), rng.choice(culture.family))
+
+
+def compose_name(culture: Culture, given: str, family: str) -> str:
     if culture.family_first is not None:
         return f"{family}{culture.family_first}{given}"
     return f"{given} {family}"
