@@ -11,7 +11,7 @@ policy (a university admin's row filter and small-group suppression, a platform 
 the planner, the matcher and compiler, the executor on asyncpg; no result cache. Each
 query's rollup answer is compared with its raw answer before timing.
 
-- `--build`: every rollup of progress_events built anew first (timed).
+- `--build`: every rollup of progress_events (or `--only` those) built anew first (timed).
 - Latency: p50 and p95 per query, at each concurrency (that many clients, each running
   the six queries in turn); rollups `--runs` rounds, raw `--raw-runs` rounds at 1 client
   only (a raw round at 100 million events takes minutes; at 16 clients it is queueing).
@@ -152,11 +152,13 @@ def _rows(result: Any) -> list[tuple[Any, ...]]:
     return sorted((tuple(row) for row in result.rows), key=repr)
 
 
-async def build(conn: asyncpg.Connection, registry: Registry) -> list[tuple[str, float, int, int]]:
+async def build(
+    conn: asyncpg.Connection, registry: Registry, only: list[str]
+) -> list[tuple[str, float, int, int]]:
     await tables.setup(conn)
     built = []
     for layout in layouts(registry.models):
-        if layout.model.model != MODEL:
+        if layout.model.model != MODEL or (only and layout.name not in only):
             continue
         done = await refreshing.refresh(conn, layout, rebuild=True)
         table = await conn.fetchval(
@@ -202,8 +204,13 @@ async def stream_events(dsn: str, rate: int, seconds: float, stop: Callable[[], 
 
 
 async def refresh_lag(dsn: str, registry: Registry, rate: int, seconds: float) -> dict[str, Any]:
-    found = [layout for layout in layouts(registry.models) if layout.model.model == MODEL]
     conn = await asyncpg.connect(dsn, server_settings={"statement_timeout": "0"})
+    built = {
+        row[0] for row in await conn.fetch("select rollup from cohort_rollups.state where model = $1", MODEL)
+    }
+    found = [
+        layout for layout in layouts(registry.models) if layout.model.model == MODEL and layout.name in built
+    ]
     durations: list[float] = []
     behind: list[int] = []
     done = False
@@ -241,6 +248,9 @@ async def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--build", action="store_true")
+    parser.add_argument(
+        "--only", default="", help="with --build: these rollups only (names, comma-separated)"
+    )
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--raw-runs", type=int, default=3)
     parser.add_argument("--concurrency", default="1,16")
@@ -266,7 +276,8 @@ async def main() -> None:
             "select max(occurred_at) from progress_events where partner_id = $1", university
         )
         print(f"{events:,} progress events (estimate); university {university}, course {course}")
-        built = await build(conn, registry) if args.build else []
+        only = [name for name in args.only.split(",") if name]
+        built = await build(conn, registry, only) if args.build else []
         sizes = await conn.fetch(SIZES)
     finally:
         await conn.close()
