@@ -264,10 +264,8 @@ def _one_row_per_group(plan: Plan, layout: Layout) -> bool:
     grouped = {d.name for d in plan.dimensions if not d.masked and d.granularity is None}
     fixed = {
         item.target.name
-        for item in plan.where
-        if isinstance(item, PlannedCondition)
-        and isinstance(item.target, PlannedDimension)
-        and item.op == "equals"
+        for item in _conjuncts(plan.where)
+        if isinstance(item.target, PlannedDimension) and item.op == "equals"
     }
     if any(name not in grouped | fixed for name in layout.spec.dimensions):
         return False
@@ -275,6 +273,18 @@ def _one_row_per_group(plan: Plan, layout: Layout) -> bool:
     return time is None or any(
         d.name == time.dimension and d.granularity == time.grain for d in plan.dimensions
     )
+
+
+def _conjuncts(filters: tuple[PlannedFilter, ...]) -> list[PlannedCondition]:
+    """The conditions that all must hold: top-level ones, and those of AND groups in them
+    (the access policy's row filters come as one)."""
+    found: list[PlannedCondition] = []
+    for item in filters:
+        if isinstance(item, PlannedCondition):
+            found.append(item)
+        elif item.kind == "and":
+            found += _conjuncts(item.items)
+    return found
 
 
 def _measures(filters: tuple[PlannedFilter, ...]) -> list[PlannedMeasure]:
@@ -291,8 +301,8 @@ def _lower_bound(where: tuple[PlannedFilter, ...], layout: Layout, zone: str) ->
     """The latest start among the ANDed time filters (what the query cannot read before)."""
     time = layout.spec.time
     starts: list[datetime] = []
-    for item in where:
-        if not isinstance(item, PlannedCondition) or time is None:
+    for item in _conjuncts(where):
+        if time is None:
             continue
         if not isinstance(item.target, PlannedDimension) or item.target.name != time.dimension:
             continue

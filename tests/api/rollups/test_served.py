@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -30,7 +30,7 @@ from resolvers.executor import Executor, create_engine
 from resolvers.rollups.catalog import RollupCatalog
 from resolvers.rollups.layout import Layout, layouts
 from resolvers.service import QueryService
-from schema.query import Condition, DimensionRef, EffectiveQuery, SemanticQuery
+from schema.query import And, Condition, DimensionRef, EffectiveQuery, SemanticQuery
 from schema.registry import Registry
 from tests.api.ingest.test_events_endpoint import post, token_for
 from tests.databases import demo_database
@@ -358,3 +358,26 @@ async def test_distinct_counts_kept_per_row_serve_queries_grouped_like_the_rollu
         monthly = replace(weekly, dimensions=(DimensionRef("occurred_at", "month"),))
         route = served.compile(EffectiveQuery(monthly)).route
         assert route is not None and route["rollup"] != "progress_events.platform_weekly"
+
+
+async def test_a_universitys_daily_active_learners_come_from_one_row_a_day(
+    conn: asyncpg.Connection, rollup_url: str, registry: Registry
+) -> None:
+    """The access policy's row filter (an AND group) fixes the university: each day is one row
+    of `university_daily`, whose distinct learners are served, suppression included."""
+    await refresh_all(conn, registry)
+    partner = await conn.fetchval("select id from organizations where kind = 'university' order by id")
+    row_filter = And((Condition("partner_id", "equals", (partner,)),))
+    daily = SemanticQuery(
+        "progress_events",
+        ("active_learners", "learners_completing"),
+        (DimensionRef("occurred_at", "day"),),
+        (Condition("occurred_at", "inDateRange", (date(2025, 1, 1), date(2025, 12, 31))),),
+    )
+    effective = EffectiveQuery(daily, (row_filter, Condition("active_learners", "gte", (5,))))
+    async with services(rollup_url, registry, learners=False) as (executor, served, raw):
+        compiled = served.compile(effective)
+        assert compiled.route is not None and compiled.route["rollup"] == "progress_events.university_daily"
+        got = sorted(map(tuple, (await executor.run(compiled)).rows))
+        want = sorted(map(tuple, (await executor.run(raw.compile(effective))).rows))
+        assert got == want and len(want) > 20
