@@ -138,6 +138,7 @@ class Settings:
     db_connect_timeout_ms: int
     db_command_timeout_ms: int
     db_lookup_timeout_ms: int
+    db_jit: bool  # PostgreSQL's JIT on the warehouse's connections (resolvers/database.py)
     demo_scale: str
     demo_seed: int
     graphiql: bool
@@ -177,6 +178,7 @@ class Settings:
             statement_s=self.statement_timeout_ms / 1000,
             pool_s=self.pool_timeout_s,
             lookup_s=self.db_lookup_timeout_ms / 1000,
+            jit=self.db_jit,
         )
 
     @classmethod
@@ -198,6 +200,7 @@ class Settings:
             db_connect_timeout_ms=_int(env, "COHORT_DB_CONNECT_TIMEOUT_MS", 2_000, minimum=1),
             db_command_timeout_ms=_int(env, "COHORT_DB_COMMAND_TIMEOUT_MS", 2_000, minimum=1),
             db_lookup_timeout_ms=_int(env, "COHORT_DB_LOOKUP_TIMEOUT_MS", 3_000, minimum=1),
+            db_jit=_bool(env, "COHORT_DB_JIT", False),
             demo_scale=env.get("COHORT_DEMO_SCALE") or "default",
             demo_seed=_int(env, "COHORT_DEMO_SEED", 42),
             graphiql=_bool(env, "COHORT_GRAPHIQL", True),

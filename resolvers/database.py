@@ -57,6 +57,10 @@ class DatabaseTimeouts:
     statement_s: float = 15.0
     pool_s: float = 10.0
     lookup_s: float = 3.0  # the whole of one of Cohort's own small lookups, pool wait included
+    # PostgreSQL's JIT compiles a statement whose estimated cost is high, which a rollup's
+    # (with its exact fallback) often is: 250-400 ms on this machine, more than the dashboard
+    # query itself. Off unless asked for (COHORT_DB_JIT): long raw scans may gain from it.
+    jit: bool = False
 
     def __post_init__(self) -> None:
         for name in ("connect_s", "command_s", "statement_s", "pool_s", "lookup_s"):
@@ -93,6 +97,7 @@ class DatabaseTimeouts:
             "server_settings": {
                 "statement_timeout": str(round(self.statement_s * 1000)),
                 "application_name": "cohort",
+                "jit": "on" if self.jit else "off",
             },
         }
 
