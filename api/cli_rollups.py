@@ -174,7 +174,7 @@ def status(
 
     async def work(conn: asyncpg.Connection) -> list[refreshing.Status]:
         if not await tables.is_set_up(conn):
-            return [refreshing.Status(layout.key, *([None] * 10)) for layout in found]  # type: ignore[arg-type]
+            return [refreshing.Status(layout.key) for layout in found]
         return await refreshing.status(conn, found)
 
     rows = [

@@ -361,13 +361,15 @@ def compile_plan(plan: Plan) -> CompiledQuery:
     return compiled_query(build_select(plan), plan)
 
 
-def compiled_query(stmt: sa.Select[Any], plan: Plan, **extra: Any) -> CompiledQuery:
+def compiled_query(
+    stmt: sa.Select[Any], plan: Plan, route: Mapping[str, Any] | None = None, watermark: str | None = None
+) -> CompiledQuery:
+    """`watermark`: the name of a parameter whose positions are kept (`watermark_at`), so that
+    its value can change without compiling again (resolvers/rollups)."""
     compiled = stmt.compile(dialect=DIALECT, compile_kwargs={"render_postcompile": True})
     params = compiled.params
     positions = compiled.positiontup or []
-    if "watermark_at" in extra:  # the positions of a named parameter, for resolvers/rollups
-        extra["watermark_at"] = tuple(n for n, name in enumerate(positions) if name == extra["watermark_at"])
+    at = tuple(n for n, name in enumerate(positions) if name == watermark) if watermark else None
     models = tuple(dict.fromkeys(node.model.model for node in plan.nodes.values()))
-    return CompiledQuery(
-        compiled.string, tuple(params[name] for name in positions), plan.columns, models, **extra
-    )
+    values = tuple(params[name] for name in positions)
+    return CompiledQuery(compiled.string, values, plan.columns, models, route, at)

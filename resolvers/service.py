@@ -55,7 +55,10 @@ class QueryService:
                 self._compiled.popitem(last=False)
         else:
             self._compiled.move_to_end(key)
-        return self._current(compiled)
+        current = self._current(compiled)
+        if current is not compiled:  # a newer watermark: rebind once, not on every request
+            self._compiled[key] = current
+        return current
 
     def _current(self, compiled: CompiledQuery) -> CompiledQuery:
         """A rollup's query with the watermark the server knows now (its statement reads the

@@ -47,16 +47,16 @@ class Refreshed:
 @dataclass(frozen=True, slots=True)
 class Status:
     key: str
-    table: str | None
-    current: bool  # built for the current definition
-    watermark: int | None
-    source_watermark: int | None
-    lag_rows: int | None
-    refreshed_at: datetime | None
-    lag_s: float | None
-    covered_from: datetime | None
-    rows: int | None
-    bytes: int | None
+    table: str | None = None  # None: not built
+    current: bool = False  # built for the current definition
+    watermark: int | None = None
+    source_watermark: int | None = None
+    lag_rows: int | None = None
+    refreshed_at: datetime | None = None
+    lag_s: float | None = None
+    covered_from: datetime | None = None
+    rows: int | None = None
+    bytes: int | None = None
 
 
 def _sql(stmt: sa.Select[Any]) -> str:
@@ -81,16 +81,9 @@ async def source_watermark(conn: asyncpg.Connection, layout: Layout) -> int:
     if spec.watermark_sql is not None:
         value = await conn.fetchval(spec.watermark_sql)
     else:
-        column = _sql(sa.select(sa.func.max(layout.watermark_column())).select_from(_source(layout)))
+        column = _sql(sa.select(sa.func.max(layout.watermark_column())).select_from(layout.source()))
         value = await conn.fetchval(column)
     return int(value or 0)
-
-
-def _source(layout: Layout) -> sa.FromClause:
-    from resolvers import sql
-    from resolvers.rollups.layout import RAW
-
-    return sql.source(layout.model, RAW)
 
 
 async def _bucket_start(conn: asyncpg.Connection, layout: Layout, moment: datetime) -> datetime:
@@ -340,7 +333,7 @@ async def status(conn: asyncpg.Connection, layouts: list[Layout]) -> list[Status
         )
         high = await source_watermark(conn, layout)
         if row is None:
-            found.append(Status(layout.key, None, False, None, high, None, None, None, None, None, None))
+            found.append(Status(layout.key, source_watermark=high))
             continue
         size = await conn.fetchval(
             "select pg_total_relation_size(to_regclass($1))", f"{SCHEMA}.{row['table_name']}"

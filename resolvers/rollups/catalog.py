@@ -13,10 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from resolvers.database import DatabaseTimeouts
 from resolvers.rollups.layout import SCHEMA
 from resolvers.rollups.matcher import RollupState
 
@@ -30,12 +28,11 @@ STATE_QUERY = f"""
 
 
 class RollupCatalog:
-    def __init__(self, fetch: Any, timeouts: DatabaseTimeouts | None = None) -> None:
+    def __init__(self, fetch: Any) -> None:
         """`fetch(sql)`: the rows of a trusted query, bounded in time (Executor.rows)."""
         self._fetch = fetch
         self.states: Mapping[str, RollupState] = {}
         self.generation = 0
-        self.loaded_at: datetime | None = None
         self._shape: tuple[Any, ...] = ()
         self._failing = False
 
@@ -69,7 +66,6 @@ class RollupCatalog:
                     "rollups ready: %s", ", ".join(f"{k} ({s.rows:,} rows)" for k, s in sorted(found.items()))
                 )
         self.states = found
-        self.loaded_at = datetime.now().astimezone()
 
     async def watch(self, interval_s: float) -> None:
         while True:

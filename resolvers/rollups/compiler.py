@@ -218,7 +218,7 @@ def compile_rollup(
 ) -> CompiledQuery:
     exact = (checker[0], checker[1].table) if checker is not None else None
     stmt = RollupBuilder(plan, layout, state.table, exact).build().params({WATERMARK: 0})
-    compiled = compiled_query(stmt, plan, route={}, watermark_at=WATERMARK)
+    compiled = compiled_query(stmt, plan, watermark=WATERMARK)
     states = [state] if checker is None else [state, checker[1]]
     return with_watermark(compiled, layout, states)
 

@@ -69,10 +69,6 @@ class Layout:
         return f"{self.model.model}.{self.name}"
 
     @property
-    def qualified(self) -> str:
-        return f"{SCHEMA}.{self.table}"
-
-    @property
     def group_columns(self) -> tuple[str, ...]:
         time = (self.spec.time.dimension,) if self.spec.time is not None else ()
         return (*self.spec.dimensions, *time)
@@ -112,6 +108,10 @@ class Layout:
         dimension = self.model.dimensions[time.dimension]
         return sql.member(self.model, RAW, dimension.sql, time.dimension, sa.DateTime(timezone=True))
 
+    def source(self) -> sa.FromClause:
+        """The model's rows, aliased RAW."""
+        return sql.source(self.model, RAW)
+
     def watermark_column(self) -> ColumnElement[Any]:
         return sql.member(self.model, RAW, None, self.spec.watermark, sa.BigInteger())
 
@@ -127,7 +127,7 @@ class Layout:
         groups = list(range(1, len(columns) + 1))
         for part in self.parts:
             columns.append(self._aggregate(part).label(part.column))
-        stmt = sa.select(*columns).select_from(sql.source(model, RAW)).where(*where)
+        stmt = sa.select(*columns).select_from(self.source()).where(*where)
         return stmt.group_by(*(sa.literal_column(str(n)) for n in groups)) if groups else stmt
 
     def _aggregate(self, part: Part) -> ColumnElement[Any]:

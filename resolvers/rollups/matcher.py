@@ -300,10 +300,10 @@ def _measures(filters: tuple[PlannedFilter, ...]) -> list[PlannedMeasure]:
 def _lower_bound(where: tuple[PlannedFilter, ...], layout: Layout, zone: str) -> datetime | None:
     """The latest start among the ANDed time filters (what the query cannot read before)."""
     time = layout.spec.time
+    if time is None:
+        return None
     starts: list[datetime] = []
     for item in _conjuncts(where):
-        if time is None:
-            continue
         if not isinstance(item.target, PlannedDimension) or item.target.name != time.dimension:
             continue
         values = [v for v in item.values if isinstance(v, TimeValue)]

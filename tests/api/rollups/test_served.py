@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import orjson
 import pytest
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
@@ -26,6 +27,7 @@ from api.rollups import refresh as refreshing
 from api.rollups import tables
 from api.services import asyncpg_url
 from api.settings import RollupSettings, Settings
+from resolvers.database import DatabaseTimeouts
 from resolvers.executor import Executor, create_engine
 from resolvers.rollups.catalog import RollupCatalog
 from resolvers.rollups.layout import Layout, layouts
@@ -33,7 +35,7 @@ from resolvers.service import QueryService
 from schema.query import And, Condition, DimensionRef, EffectiveQuery, SemanticQuery
 from schema.registry import Registry
 from tests.api.ingest.test_events_endpoint import post, token_for
-from tests.databases import demo_database
+from tests.databases import demo_database, free_port
 from tests.ingestion import event
 from tests.serving import serving
 from tests.tokens import Mint
@@ -381,3 +383,42 @@ async def test_a_universitys_daily_active_learners_come_from_one_row_a_day(
         got = sorted(map(tuple, (await executor.run(compiled)).rows))
         want = sorted(map(tuple, (await executor.run(raw.compile(effective))).rows))
         assert got == want and len(want) > 20
+
+
+async def test_a_rollups_state_that_cannot_be_read_leaves_what_was_known(
+    conn: asyncpg.Connection, rollup_url: str, registry: Registry
+) -> None:
+    """PostgreSQL down while the server polls the state: the last state read stays (queries
+    keep their rollups), and a server that never read one serves from the raw tables."""
+    await refresh_all(conn, registry)
+    up = Executor(create_engine(asyncpg_url(rollup_url)))
+    dead_url = make_url(asyncpg_url(rollup_url)).set(port=free_port()).render_as_string(hide_password=False)
+    down = Executor(create_engine(dead_url, DatabaseTimeouts(connect_s=0.5, command_s=0.5, lookup_s=1)))
+    reading = [up]
+    catalog = RollupCatalog(lambda sql: reading[0].rows(sql))
+    try:
+        await catalog.load()
+        known, generation = dict(catalog.states), catalog.generation
+        assert "progress_events.by_course_day" in known and generation == 1
+        reading[0] = down
+        await catalog.load()  # no exception: a warning, and the state stays
+        assert catalog.states == known and catalog.generation == generation
+
+        never = RollupCatalog(down.rows)
+        await never.load()
+        assert never.states == {} and never.generation == 0
+        query = EffectiveQuery(SemanticQuery("progress_events", ("count",), (DimensionRef("event_type"),)))
+        route = QueryService(registry, up, rollups=never).compile(query).route
+        assert route is not None and route["rollup"] is None and "not built yet" in route["reason"]
+    finally:
+        await up.engine.dispose()
+        await down.engine.dispose()
+
+
+def test_status_before_setup_says_not_built(database_url: str) -> None:
+    """The session's database has no `cohort_rollups` schema."""
+    env = {"COHORT_ROLLUPS_DATABASE_URL": database_url, "DATABASE_URL": database_url}
+    result = CliRunner().invoke(cli, ["rollups", "status", "--format", "json"], env=env)
+    assert result.exit_code == 0, result.output
+    rows = orjson.loads(result.output)
+    assert rows and all(row["table"] == "not built" and row["current"] == "no" for row in rows)
