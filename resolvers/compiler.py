@@ -179,20 +179,25 @@ class Builder:
     # --- FROM and WHERE ----------------------------------------------------------
 
     def from_clause(self) -> sa.FromClause:
-        nodes = self.plan.nodes
-        root = nodes[()]
-        joined: sa.FromClause = sql.source(root.model, root.alias)
-        for path, node in nodes.items():
-            if node.join is None:
-                continue
-            parent = nodes[path[:-1]]
-            names: dict[str, sql.Piece] = {
-                parent.model.model: sql.AliasName(parent.alias),
-                node.model.model: sql.AliasName(node.alias),
-            }
-            on = sql.snippet(parse(node.join.sql), names, sa.Boolean(), grouped=False)
-            joined = joined.outerjoin(sql.source(node.model, node.alias), on)
+        joined: sa.FromClause = self.root_source()
+        for path, node in self.plan.nodes.items():
+            if node.join is not None:
+                joined = joined.outerjoin(sql.source(node.model, node.alias), self.join_on(path, node))
         return joined
+
+    def root_source(self) -> sa.FromClause:
+        root = self.node(())
+        return sql.source(root.model, root.alias)
+
+    def join_on(self, path: Path, node: Node) -> ColumnElement[bool]:
+        """The ON clause joining `node` to its parent."""
+        assert node.join is not None
+        parent = self.node(path[:-1])
+        names: dict[str, sql.Piece] = {
+            parent.model.model: sql.AliasName(parent.alias),
+            node.model.model: sql.AliasName(node.alias),
+        }
+        return sql.snippet(parse(node.join.sql), names, sa.Boolean(), grouped=False)
 
     def where(self) -> list[ColumnElement[bool]]:
         no_measures: Lookup = _no_measure

@@ -162,6 +162,8 @@ create index progress_events_partner_idx on progress_events (partner_id, occurre
 create index progress_events_enterprise_idx on progress_events (enterprise_id, occurred_at);
 create index progress_events_enrollment_idx on progress_events (enrollment_id);
 create index progress_events_module_idx on progress_events (module_id);
+-- Rollup refresh recomputes recent days, and exact fallbacks count platform-wide buckets, by time.
+create index progress_events_time_idx on progress_events (occurred_at);
 create index submissions_partner_idx on assessment_submissions (partner_id);
 create index submissions_enterprise_idx on assessment_submissions (enterprise_id);
 create index feedback_partner_idx on feedback (partner_id);

@@ -10,6 +10,9 @@ watermark grouped by the same SELECT that builds the rollup (resolvers/rollups/l
         <the rollup's SELECT> where <watermark> > (select watermark from cohort_rollups.state ...)
     ) as _rows where <the query's filters> group by ... having ... order by ... limit ...
 
+Joined models (many-to-one, on stored dimensions: resolvers/rollups/matcher.py) are joined
+to `_rows` as they are to the raw rows, their join SQL reading the stored columns.
+
 One statement, one snapshot: a refresh commits the rollup's new rows and its new watermark
 together, so each row is read exactly once, before or after. PostgreSQL pushes the query's
 filters into both branches, so the raw rows read are those after the watermark within the
@@ -24,11 +27,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from resolvers import sql
 from resolvers.compiler import BaseKey, Builder, CompiledQuery, Lookup, compiled_query
 from resolvers.filters import filter_sql
-from resolvers.plan import Plan, PlannedCondition
+from resolvers.plan import Node, Path, Plan, PlannedCondition
 from resolvers.rollups.layout import SCHEMA, Layout
 from resolvers.rollups.matcher import RollupState, bounded, valued
+from schema.rollups import join_keys, qualified_column
+from schema.snippets import Placeholder, parse
 from schema.spec import Dimension
 
 ROWS = "_rows"
@@ -52,9 +58,36 @@ class RollupBuilder(Builder):
         self.valued = valued(plan, layout)
         super().__init__(plan)
 
-    def raw_dimension(self, path: tuple[str, ...], name: str, spec: Dimension) -> ColumnElement[Any]:
+    def raw_dimension(self, path: Path, name: str, spec: Dimension) -> ColumnElement[Any]:
+        if path:
+            return super().raw_dimension(path, name, spec)
         column: ColumnElement[Any] = self.rows.c[name]
         return column
+
+    def root_source(self) -> sa.FromClause:
+        return self.rows
+
+    def join_on(self, path: Path, node: Node) -> ColumnElement[bool]:
+        """A join from the model reads the stored dimension for each column it names."""
+        if len(path) > 1:
+            return super().join_on(path, node)
+        assert node.join is not None
+        root = self.layout.model
+        keys = join_keys(root, node.join, self.layout.spec.dimensions)
+        assert isinstance(keys, dict), keys  # the matcher made sure
+        pieces: list[sql.Piece] = []
+        parts = parse(node.join.sql)
+        for n, part in enumerate(parts):
+            if isinstance(part, Placeholder):
+                if part.name == node.model.model:
+                    pieces.append(sql.AliasName(node.alias))
+                continue  # the model's own: the stored column replaces it and its `.column`
+            column = qualified_column(part) if n and parts[n - 1] == Placeholder(root.model) else None
+            if column is None:
+                pieces.append(part)
+            else:
+                pieces += [self.rows.c[keys[column]], part[len(column) + 1 :]]
+        return sql.Snippet(pieces, sa.Boolean(), grouped=False)
 
     def base_aggregate(self, key: BaseKey) -> ColumnElement[Any]:
         name = key[1]
@@ -88,9 +121,6 @@ class RollupBuilder(Builder):
     @staticmethod
     def _typed(function: ColumnElement[Any], data_type: str | None) -> ColumnElement[Any]:
         return sa.cast(function, sa.BigInteger() if data_type == "integer" else sa.Float())
-
-    def from_clause(self) -> sa.FromClause:
-        return self.rows
 
     def base_measures(self) -> list[BaseKey]:
         keep = tuple(item for item in self.plan.having if not bounded(item, self.layout))

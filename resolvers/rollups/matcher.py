@@ -4,9 +4,12 @@ answered exactly from a rollup, and from which.
 A rollup serves a query only when every one of these holds; the first that fails is the
 reason reported for the miss:
 
-- the query reads the model alone: no joined members, segments or row masks;
+- the query reads no segments or row masks, and its joined models only many-to-one (or
+  one-to-one), each joined to the model on stored dimensions: `course.title` is read by
+  joining the rollup's `course_id` to the courses (a joined row is the same for every row a
+  stored row sums up, so grouping and filtering on it are exact);
 - every selected dimension and every filtered one (the client's and the access policy's)
-  is stored; the time dimension is selected at a granularity made of whole buckets, in
+  of the model itself is stored; the time dimension is selected at a granularity made of whole buckets, in
   the bucket's time zone (minute grains: in any zone whose UTC offsets are multiples of
   the grain, over all of its history);
 - every time filter cuts at a bucket boundary, with an operator that means the same on the
@@ -35,7 +38,7 @@ from resolvers.plan import (
 )
 from resolvers.rollups.layout import Layout
 from resolvers.values import TimeValue
-from schema.rollups import base_measures
+from schema.rollups import base_measures, join_keys
 from schema.spec import MINUTE_GRAINS
 
 
@@ -116,9 +119,7 @@ def choose(plan: Plan, layouts: Sequence[Layout], states: Mapping[str, RollupSta
 
 
 def _check(plan: Plan, layout: Layout, state: RollupState | None) -> RollupState:
-    if len(plan.nodes) > 1:
-        joined = sorted(".".join(path) for path in plan.nodes if path)
-        raise _Miss(f"the query reads joined models ({', '.join(joined)}), which rollups do not store")
+    _joins(plan, layout)
     if plan.segments:
         raise _Miss("segments are not stored in rollups")
     if plan.row_masks:
@@ -147,7 +148,24 @@ def _check(plan: Plan, layout: Layout, state: RollupState | None) -> RollupState
     return state
 
 
+def _joins(plan: Plan, layout: Layout) -> None:
+    for path, node in plan.nodes.items():
+        if node.join is None:
+            continue
+        if node.join.relationship == "one_to_many":
+            raise _Miss(f"{'.'.join(path)} is joined one-to-many, which would repeat stored rows")
+        if len(path) == 1:
+            keys = join_keys(layout.model, node.join, layout.spec.dimensions)
+            if isinstance(keys, str):
+                raise _Miss(keys)
+    joined = sorted({".".join(m.path) for m in (*plan.measures, *_measures(plan.having)) if m.path})
+    if joined:
+        raise _Miss(f"measures of joined models ({', '.join(joined)}) are not stored")
+
+
 def _selectable(dimension: PlannedDimension, layout: Layout, zone: str, state: RollupState) -> None:
+    if dimension.path:
+        return  # a joined model's: joined to the stored rows (_joins)
     time = layout.spec.time
     if time is not None and dimension.name == time.dimension:
         if dimension.granularity is None:
@@ -172,8 +190,8 @@ def _filterable(item: PlannedFilter, layout: Layout, zone: str) -> None:
             _filterable(child, layout, zone)
         return
     target = item.target
-    if isinstance(target, PlannedMeasure):
-        return  # a HAVING filter: its measure is checked with the selected ones
+    if isinstance(target, PlannedMeasure) or target.path:
+        return  # a HAVING filter (its measure is checked with the selected ones), or a join's
     time = layout.spec.time
     if time is not None and target.name == time.dimension:
         _time_filter(item, layout, zone)
@@ -261,17 +279,17 @@ def valued(plan: Plan, layout: Layout) -> frozenset[str]:
 def _one_row_per_group(plan: Plan, layout: Layout) -> bool:
     """Every dimension of the rollup grouped by the query or fixed by an `equals` filter (the
     access policy's included), and its time grouped at the rollup's own grain."""
-    grouped = {d.name for d in plan.dimensions if not d.masked and d.granularity is None}
+    grouped = {d.name for d in plan.dimensions if not d.masked and d.granularity is None and not d.path}
     fixed = {
         item.target.name
         for item in _conjuncts(plan.where)
-        if isinstance(item.target, PlannedDimension) and item.op == "equals"
+        if isinstance(item.target, PlannedDimension) and not item.target.path and item.op == "equals"
     }
     if any(name not in grouped | fixed for name in layout.spec.dimensions):
         return False
     time = layout.spec.time
     return time is None or any(
-        d.name == time.dimension and d.granularity == time.grain for d in plan.dimensions
+        d.name == time.dimension and not d.path and d.granularity == time.grain for d in plan.dimensions
     )
 
 
@@ -304,7 +322,8 @@ def _lower_bound(where: tuple[PlannedFilter, ...], layout: Layout, zone: str) ->
         return None
     starts: list[datetime] = []
     for item in _conjuncts(where):
-        if not isinstance(item.target, PlannedDimension) or item.target.name != time.dimension:
+        target = item.target
+        if not isinstance(target, PlannedDimension) or target.path or target.name != time.dimension:
             continue
         values = [v for v in item.values if isinstance(v, TimeValue)]
         if item.op in ("gte", "inDateRange"):

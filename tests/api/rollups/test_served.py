@@ -132,12 +132,24 @@ async def test_a_tenant_is_served_from_a_rollup_with_its_own_rows_and_new_rows_b
     assert payload["extensions"]["rollups"]["progressEvents"]["rollup"] == route["rollup"]
     assert foreign not in {row["courseId"] for row in payload["data"]["progressEvents"]}
 
-    # A joined member is not in any rollup: raw tables, and the reason says so.
+    # A joined member through a stored key: the course's title through course_id.
     payload = await graphql(client, reader, "{ progressEvents { course { title } count } }")
+    assert payload["extensions"]["rollups"]["progressEvents"]["rollup"] == route["rollup"]
+    titled = await conn.fetch(
+        "select c.title, count(*) as n from progress_events e left join courses c on c.id = e.course_id"
+        " where e.partner_id = $1 and c.partner_id = $1 group by 1"
+        " having count(distinct e.learner_id) >= 5",
+        partner,
+    )
+    got = {(row["course"]["title"], row["count"]) for row in payload["data"]["progressEvents"]}
+    assert len(titled) >= 5 and got == {(row["title"], row["n"]) for row in titled}
+    # Through a key no rollup stores: raw tables, and the reason says so.
+    payload = await graphql(client, reader, "{ progressEvents { enrollment { status } count } }")
     missed = payload["extensions"]["rollups"]["progressEvents"]
-    assert missed["rollup"] is None and "joined models (course)" in missed["reason"]
+    assert missed["rollup"] is None
+    assert "the join to enrollments needs progress_events.enrollment_id" in missed["reason"]
     metrics = (await client.get("/metrics")).text
-    assert 'cohort_rollup_answers_total{rollup="progress_events.by_course_day"} 2.0' in metrics
+    assert 'cohort_rollup_answers_total{rollup="progress_events.by_course_day"} 3.0' in metrics
     assert 'cohort_rollup_answers_total{rollup="raw"} 1.0' in metrics
 
 

@@ -2,7 +2,9 @@
 (tests/resolvers/rollups/warehouse.py): its dimensions, measures, granularities and zone,
 time filters on its bucket boundaries, and often one thing past what it stores (a
 dimension, a measure, a zone, a filter that cuts inside a bucket, an operator that does not
-keep whole buckets), so that the matcher is asked both ways.
+keep whole buckets), so that the matcher is asked both ways. Members of joined models come
+in through the stored keys (`course.title` through `course_id`, `course.partner.name` two
+joins away), or through keys not stored (`module.title`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ ALL_MEASURES = (
     *("minutes_total", "avg_minutes", "learning_hours", "min_minutes", "max_minutes"),
     *("avg_completed_minutes", "max_completed_minutes", "completion_share"),
 )
-UNSTORED_DIMENSIONS = ("module_id", "minutes_spent", "learner_id", "course.title", "learner.country")
+UNSTORED_DIMENSIONS = ("module_id", "minutes_spent", "learner_id", "module.title")
+# Joined dimensions, by the stored key they are joined on.
+JOINED = {
+    "course_id": ("course.title", "course.subject", "course.level", "course.partner.name"),
+    "learner_id": ("learner.country",),
+}
+LEVELS = ("beginner", "intermediate", "advanced")
 FIRST, LAST = date(2024, 1, 1), date(2026, 1, 1)
 # A day after the retention rollup's first served one (the last refresh, at LATER, keeps the
 # buckets from RETENTION_DAYS before it, and serves from the day after).
@@ -143,6 +151,9 @@ class Drawer:
             extra = rng.choice(UNSTORED_DIMENSIONS)
             if extra not in shape.dimensions:
                 found.append(DimensionRef(extra))
+        joinable = [name for key in shape.dimensions for name in JOINED.get(key, ())]
+        if joinable and rng.random() < 0.25:
+            found.append(DimensionRef(rng.choice(joinable)))
         if rng.random() < 0.75:
             granularity: Granularity | None
             if rng.random() < 0.85:
@@ -196,7 +207,12 @@ class Drawer:
         if stored and rng.random() < 0.85:
             member = rng.choice(stored)
         else:
-            member = rng.choice(("event_type", "course_id", "university"))
+            member = rng.choice(("event_type", "course_id", "university", "course.level"))
+        if "course_id" in shape.dimensions and rng.random() < 0.15:
+            member = "course.level"
+        if member == "course.level":
+            op = rng.choice(EVENT_OPS)
+            return Condition(member, op, tuple(rng.sample(LEVELS, 1 if op != "in" else rng.randint(1, 2))))
         if member == "event_type":
             op = rng.choice(EVENT_OPS)
             values = ["module_started", "module_completed", "module_started", "module_completed", "enrolled"]
