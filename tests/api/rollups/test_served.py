@@ -118,7 +118,7 @@ async def test_a_tenant_is_served_from_a_rollup_with_its_own_rows_and_new_rows_b
     route = payload["extensions"]["rollups"]["progressEvents"]
     # Suppression counts each course's learners: the compact rollup's bounds decide most
     # groups, the learner-level rollup counts the others exactly.
-    assert route["rollup"] == "progress_events.by_course_day", route
+    assert route["rollup"] == "progress_events.by_course_month", route
     assert route["exactCountsFrom"] == "progress_events.learners_by_course_day", route
 
     # New rows for both universities, after the watermark: in the answer at once, the other
@@ -149,7 +149,7 @@ async def test_a_tenant_is_served_from_a_rollup_with_its_own_rows_and_new_rows_b
     assert missed["rollup"] is None
     assert "the join to enrollments needs progress_events.enrollment_id" in missed["reason"]
     metrics = (await client.get("/metrics")).text
-    assert 'cohort_rollup_answers_total{rollup="progress_events.by_course_day"} 3.0' in metrics
+    assert 'cohort_rollup_answers_total{rollup="progress_events.by_course_month"} 3.0' in metrics
     assert 'cohort_rollup_answers_total{rollup="raw"} 1.0' in metrics
 
 

@@ -65,6 +65,7 @@ class Shape:
         return {
             "day": ("day", "week", "month", "quarter", "year"),
             "week": ("week",),
+            "month": ("month", "quarter", "year"),
             "30 minutes": GRANULARITIES,
         }[self.grain]  # type: ignore[return-value]
 
@@ -269,9 +270,15 @@ class Drawer:
         else:
             if shape.grain == "week":
                 day -= timedelta(days=day.weekday())
+            elif shape.grain == "month":
+                day = day.replace(day=1)
             start = datetime.combine(day, datetime.min.time(), ZoneInfo(shape.zones[0]))
-        step = 7 if shape.grain == "week" else 1
-        end = start + timedelta(days=step * rng.randint(1, 16 if step == 7 else 90))
+        if shape.grain == "month":
+            months = start.month - 1 + rng.randint(1, 14)
+            end = start.replace(year=start.year + months // 12, month=months % 12 + 1)
+        else:
+            step = 7 if shape.grain == "week" else 1
+            end = start + timedelta(days=step * rng.randint(1, 16 if step == 7 else 90))
         if rng.random() < 0.15:
             start += timedelta(minutes=rng.choice((1, 15, 45, 90, 330, 345, 720)))
         if rng.random() < 0.15:

@@ -88,6 +88,13 @@ ROLLUPS: dict[str, dict[str, Any]] = {
         "time": {"dimension": "occurred_at", "grain": "week"},
         "watermark": "id",
     },
+    # Months in a zone with summer time: a month's first instant moves with its offset.
+    "by_course_month_ny": {
+        "dimensions": ["partner_id", "university", "course_id"],
+        "measures": ["count", "modules_completed", "minutes_total", "avg_minutes", "max_minutes"],
+        "time": {"dimension": "occurred_at", "grain": "month", "timezone": "America/New_York"},
+        "watermark": "id",
+    },
     # The last RETENTION_DAYS only.
     "recent_by_day": {
         "dimensions": ["partner_id", "enterprise_id", "university", "event_type"],
