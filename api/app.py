@@ -176,6 +176,7 @@ def create_app(
         if settings.rollups.enabled:
             rollups = RollupCatalog(executor.rows)
             await rollups.load()
+            metrics.watch_rollups(rollups)
         runtime = build_runtime(registry, executor, authorizer, settings.limits, caching, rollups)
         state = AppState(
             settings,

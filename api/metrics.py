@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.rate_limit import RateLimiter
 from api.response_cache import ResponseCache
 from resolvers.caching import ResultCaching
+from resolvers.rollups.catalog import RollupCatalog
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_OPERATION_LABELS = 200  # clients choose operation names: keep the label set bounded
@@ -85,6 +89,9 @@ class Metrics:
         for label, read in outcomes.items():
             gauge.labels(label).set_function(read)
 
+    def watch_rollups(self, catalog: RollupCatalog) -> None:
+        self.registry.register(_RollupStates(catalog))
+
     def watch_cache(self, caching: ResultCaching) -> None:
         cache, leases, revalidations = caching.cache, caching.leases, caching.revalidations
         self._outcomes(
@@ -140,3 +147,23 @@ class Metrics:
 
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class _RollupStates(Collector):
+    """Each built rollup's refresh age and rows, as the server last read them. The age is what
+    to alert on: past a stopped refresh worker, every answer reads more raw rows."""
+
+    def __init__(self, catalog: RollupCatalog) -> None:
+        self.catalog = catalog
+
+    def collect(self) -> Iterator[Metric]:
+        age = GaugeMetricFamily(
+            "cohort_rollup_refresh_age_seconds", "Seconds since the rollup's last refresh.", labels=["rollup"]
+        )
+        rows = GaugeMetricFamily("cohort_rollup_rows", "Rows of the rollup's table.", labels=["rollup"])
+        now = datetime.now(UTC)
+        for key, state in sorted(self.catalog.states.items()):
+            age.add_metric([key], (now - state.refreshed_at).total_seconds())
+            rows.add_metric([key], state.rows)
+        yield age
+        yield rows

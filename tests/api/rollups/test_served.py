@@ -151,6 +151,16 @@ async def test_a_tenant_is_served_from_a_rollup_with_its_own_rows_and_new_rows_b
     metrics = (await client.get("/metrics")).text
     assert 'cohort_rollup_answers_total{rollup="progress_events.by_course_month"} 3.0' in metrics
     assert 'cohort_rollup_answers_total{rollup="raw"} 1.0' in metrics
+    # What an operator alerts on when the refresh worker stops: the age of the last refresh.
+    ages = {
+        line.split('"')[1]: float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("cohort_rollup_refresh_age_seconds{")
+    }
+    assert {key for key in ages if key.startswith("progress_events.")} == {
+        f"progress_events.{name}" for name in registry.model("progress_events").rollups
+    }
+    assert all(0 <= age < 300 for age in ages.values()), ages
 
 
 async def insert_events(
