@@ -3,6 +3,7 @@ by an asyncio client (httpx, one connection per concurrent sender).
 
     .venv/bin/python -m bench.ingest_load [--duration 8] [--batches 100,500,1000,2000]
                                           [--concurrency 2,4,8,16] [--workers 1]
+                                          [--rollup-refresh 1]
 
 For each batch size x concurrency: `concurrency` senders post distinct batches back to back
 for `duration` seconds; an event counts when its batch's 200 has arrived (the answer is
@@ -14,6 +15,12 @@ The floor, measured in the same run: the same rows (already built as tuples) cop
 per synchronous commit: what PostgreSQL takes on this machine without HTTP, validation,
 deduplication or bookkeeping.
 
+With `--rollup-refresh S`, a refresh worker runs beside the senders, as `cohort rollups
+refresh --every S` would: the activity_events rollups are merged from the ingest watermark
+every S seconds. Reported per run: the refreshes, their duration, how many acknowledged
+events were not yet merged when each began (the tail an answer reads raw), and at the end
+whether the rollup's count of the run's tenant equals the raw table's.
+
 The database is DATABASE_URL when set, else `cohort_ingest_bench` on 127.0.0.1:5432
 (created, migrated, policy seeded and ingestion set up when missing). All traffic goes to
 127.0.0.1; the server is stopped at the end.
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import statistics
@@ -52,6 +60,7 @@ async def prepare_database(url: str) -> str:
     from api.ingest import tables
     from api.ingest.service import asyncpg_dsn
     from api.migrations import upgrade
+    from api.rollups import tables as rollup_tables
     from authz.policy_store import PolicyStore
 
     target = await ensure_database(url)
@@ -67,6 +76,7 @@ async def prepare_database(url: str) -> str:
     conn = await asyncpg.connect(asyncpg_dsn(str(target.render_as_string(hide_password=False))))
     try:
         await tables.setup(conn, today=datetime.now(UTC).date(), retention_days=30, ahead_days=3)
+        await rollup_tables.setup(conn)
     finally:
         await conn.close()
     return token
@@ -137,6 +147,65 @@ async def drive(
     return acked, latencies, refused
 
 
+@dataclass
+class Refreshing:
+    """The refresh worker's record over one run."""
+
+    seconds: list[float]
+    behind: list[int]
+
+
+async def refresh_worker(dsn: str, every_s: float, stop: asyncio.Event) -> Refreshing:
+    """Refresh the activity_events rollups every `every_s` until `stop`, then once more."""
+    from api.rollups import refresh
+    from resolvers.rollups.layout import layouts
+    from schema.validator import load_registry
+
+    registry = load_registry(Path("schema/models"))
+    found = [layout for layout in layouts(registry.models) if layout.model.model == "activity_events"]
+    record = Refreshing([], [])
+    conn = await asyncpg.connect(dsn, server_settings={"statement_timeout": "0"})
+    try:
+        while True:
+            final = stop.is_set()
+            head = int(await conn.fetchval("select last_seq from cohort_ingest.state"))
+            marks = [row[0] for row in await conn.fetch("select watermark from cohort_rollups.state")]
+            record.behind.append(head - min(marks, default=0))
+            began = time.perf_counter()
+            for layout in found:
+                await refresh.refresh(conn, layout, rebuild_every_s=1e9)
+            record.seconds.append(time.perf_counter() - began)
+            if final:
+                return record
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
+    finally:
+        await conn.close()
+
+
+async def rollup_matches(dsn: str) -> tuple[int, int]:
+    """Events of the bench tenants in the rollup and in the raw table, after the last refresh."""
+    from resolvers.rollups.layout import layouts
+    from schema.validator import load_registry
+
+    registry = load_registry(Path("schema/models"))
+    layout = next(x for x in layouts(registry.models) if x.key == "activity_events.by_tenant_half_hour")
+    conn = await asyncpg.connect(dsn)
+    try:
+        table = await conn.fetchval(
+            "select table_name from cohort_rollups.state where model = 'activity_events' and rollup = $1",
+            layout.name,
+        )
+        stored = await conn.fetchval(
+            f"select coalesce(sum({layout.part('count', 'count')}), 0) from cohort_rollups.{table}"  # noqa: S608
+            " where tenant like 'bench-%'"
+        )
+        raw = await conn.fetchval("select count(*) from cohort_ingest.events where tenant like 'bench-%'")
+        return int(stored), int(raw)
+    finally:
+        await conn.close()
+
+
 def commits(base: str) -> float:
     text_ = httpx.get(f"{base}/metrics", timeout=5).text
     match = re.search(r"^cohort_ingest_commits ([0-9.e+]+)$", text_, re.MULTILINE)
@@ -182,6 +251,9 @@ async def main() -> None:
     parser.add_argument("--batches", default="100,500,1000,2000")
     parser.add_argument("--concurrency", default="2,4,8,16")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--rollup-refresh", type=float, default=0, help="refresh the activity rollups every S seconds"
+    )
     args = parser.parse_args()
     from api.ingest.service import asyncpg_dsn
     from api.services import asyncpg_url
@@ -201,8 +273,24 @@ async def main() -> None:
         for batch in (int(b) for b in args.batches.split(",")):
             for concurrency in (int(c) for c in args.concurrency.split(",")):
                 before = commits(server.base)
+                stop = asyncio.Event()
+                worker = (
+                    asyncio.create_task(refresh_worker(dsn, args.rollup_refresh, stop))
+                    if args.rollup_refresh > 0
+                    else None
+                )
                 acked, latencies, refused = await drive(server.base, token, batch, concurrency, args.duration)
                 done = commits(server.base) - before
+                if worker is not None:
+                    stop.set()
+                    record = await worker
+                    print(
+                        f"  refresh every {args.rollup_refresh:g} s: {len(record.seconds)} refreshes,"
+                        f" p50 {statistics.median(record.seconds):.2f} s,"
+                        f" max {max(record.seconds):.2f} s; acknowledged events not yet merged when one"
+                        f" began: median {statistics.median(record.behind):,.0f},"
+                        f" max {max(record.behind):,}"
+                    )
                 result = Result(
                     batch,
                     concurrency,
@@ -227,6 +315,12 @@ async def main() -> None:
         print(
             f"| {r.batch:,} | {r.concurrency} | {r.events_per_s:,.0f} | {r.events_per_s / floor_rate:.0%} "
             f"| {r.p50_ms:.1f} | {r.p99_ms:.1f} | {per_commit:,.0f} | {r.refused} |"
+        )
+    if args.rollup_refresh > 0:
+        stored, raw = await rollup_matches(dsn)
+        print(
+            f"\nrollup after the last refresh: {stored:,} events, raw table: {raw:,}"
+            f" ({'the same' if stored == raw else 'DIFFERENT'})"
         )
     print(f"\nfloor (bare COPY, {FLOOR_COMMIT_ROWS:,} rows per synchronous commit): {floor_rate:,.0f} rows/s")
     print(f"median of the runs: {statistics.median(r.events_per_s for r in results):,.0f} events/s")
