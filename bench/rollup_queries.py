@@ -1,4 +1,4 @@
-"""Six dashboard queries at population scale, from the raw tables and from rollups; build
+"""Six dashboard queries (and a seventh, through a join) at population scale, from the raw tables and from rollups; build
 time, refresh lag under a stream of new events, and storage.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/cohort_population \\
@@ -13,7 +13,7 @@ query's rollup answer is compared with its raw answer before timing.
 
 - `--build`: every rollup of progress_events (or `--only` those) built anew first (timed).
 - Latency: p50 and p95 per query, at each concurrency (that many clients, each running
-  the six queries in turn); rollups `--runs` rounds, raw `--raw-runs` rounds at 1 client
+  the queries in turn); rollups `--runs` rounds, raw `--raw-runs` rounds at 1 client
   only (a raw round at 100 million events takes minutes; at 16 clients it is queueing).
 - Refresh lag: new progress events COPYed at `--rate` (25,000/s) for `--lag-seconds`,
   while `refresh` runs back to back; reported: the refresh time, and the events not yet
@@ -92,6 +92,17 @@ def dashboards(university: str, course: int, today: date) -> list[Dashboard]:
                 ("modules_completed",),
                 (DimensionRef("course_id"),),
                 order=(OrderBy("modules_completed", descending=True), OrderBy("course_id")),
+                limit=10,
+            ),
+        ),
+        Dashboard(
+            "university: top courses by title (joined)",
+            partner,
+            SemanticQuery(
+                MODEL,
+                ("modules_completed",),
+                (DimensionRef("course.title"),),
+                order=(OrderBy("modules_completed", descending=True), OrderBy("course.title")),
                 limit=10,
             ),
         ),
