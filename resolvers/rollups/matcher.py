@@ -9,8 +9,8 @@ reason reported for the miss:
   joining the rollup's `course_id` to the courses (a joined row is the same for every row a
   stored row sums up, so grouping and filtering on it are exact);
 - every selected dimension and every filtered one (the client's and the access policy's)
-  of the model itself is stored; the time dimension is selected at a granularity made of whole buckets, in
-  the bucket's time zone (minute grains: in any zone whose UTC offsets are multiples of
+  of the model itself is stored; the time dimension is selected at a granularity made of
+  whole buckets, in the bucket's time zone (minute grains: in any zone whose UTC offsets are multiples of
   the grain, over all of its history);
 - every time filter cuts at a bucket boundary, with an operator that means the same on the
   bucket's first instant as on the rows' instants (`>=`, `<`, date ranges whose ends are
