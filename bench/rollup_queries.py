@@ -1,5 +1,5 @@
-"""Six dashboard queries (and a seventh, through a join) at population scale, from the raw tables and from rollups; build
-time, refresh lag under a stream of new events, and storage.
+"""Six dashboard queries (and a seventh, through a join) at population scale, from the raw
+tables and from rollups; build time, refresh lag under a stream of new events, and storage.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/cohort_population \\
       .venv/bin/python -m bench.rollup_queries [--build] [--runs 20] [--raw-runs 3]

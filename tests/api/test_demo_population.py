@@ -207,7 +207,8 @@ async def test_same_seed_same_rows_whatever_the_chunks(small_engine: AsyncEngine
 async def test_keys_and_indexes_are_back(small_engine: AsyncEngine) -> None:
     lines = await structure(small_engine)
     assert "progress_events PRIMARY KEY (id)" in lines
-    assert sum("ON public.progress_events " in line for line in lines) == 5, "the key's and four others"
+    assert sum("ON public.progress_events " in line for line in lines) == 6, "the key's and five others"
+    assert any("progress_events_time_idx ON public.progress_events" in line for line in lines)
     assert sum(" PRIMARY KEY " in line for line in lines) == len(TABLES)
 
 
