@@ -47,6 +47,7 @@ import orjson
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.cache_load import ensure_database, serve, server_env
+from resolvers.rollups.layout import Layout
 
 BENCH_DATABASE = "postgresql://postgres@127.0.0.1:5432/cohort_ingest_bench"
 FLOOR_ROWS = 200_000
@@ -155,14 +156,18 @@ class Refreshing:
     behind: list[int]
 
 
-async def refresh_worker(dsn: str, every_s: float, stop: asyncio.Event) -> Refreshing:
-    """Refresh the activity_events rollups every `every_s` until `stop`, then once more."""
-    from api.rollups import refresh
+def activity_rollups() -> list[Layout]:
     from resolvers.rollups.layout import layouts
     from schema.validator import load_registry
 
     registry = load_registry(Path("schema/models"))
-    found = [layout for layout in layouts(registry.models) if layout.model.model == "activity_events"]
+    return [layout for layout in layouts(registry.models) if layout.model.model == "activity_events"]
+
+
+async def refresh_worker(dsn: str, found: list[Layout], every_s: float, stop: asyncio.Event) -> Refreshing:
+    """Refresh the activity_events rollups every `every_s` until `stop`, then once more."""
+    from api.rollups import refresh
+
     record = Refreshing([], [])
     conn = await asyncpg.connect(dsn, server_settings={"statement_timeout": "0"})
     try:
@@ -183,13 +188,9 @@ async def refresh_worker(dsn: str, every_s: float, stop: asyncio.Event) -> Refre
         await conn.close()
 
 
-async def rollup_matches(dsn: str) -> tuple[int, int]:
+async def rollup_matches(dsn: str, found: list[Layout]) -> tuple[int, int]:
     """Events of the bench tenants in the rollup and in the raw table, after the last refresh."""
-    from resolvers.rollups.layout import layouts
-    from schema.validator import load_registry
-
-    registry = load_registry(Path("schema/models"))
-    layout = next(x for x in layouts(registry.models) if x.key == "activity_events.by_tenant_half_hour")
+    layout = next(x for x in found if x.key == "activity_events.by_tenant_half_hour")
     conn = await asyncpg.connect(dsn)
     try:
         table = await conn.fetchval(
@@ -262,6 +263,7 @@ async def main() -> None:
     token = await prepare_database(url)
     dsn = asyncpg_dsn(asyncpg_url(url))
     floor_rate = await floor(dsn)
+    rollups = activity_rollups() if args.rollup_refresh > 0 else []
     print(f"floor: bare COPY, {FLOOR_COMMIT_ROWS} rows per commit: {floor_rate:,.0f} rows/s")
     results: list[Result] = []
     env = server_env(url, COHORT_ACCESS_LOG="false", COHORT_INGEST_MAINTENANCE_S="0")
@@ -275,7 +277,7 @@ async def main() -> None:
                 before = commits(server.base)
                 stop = asyncio.Event()
                 worker = (
-                    asyncio.create_task(refresh_worker(dsn, args.rollup_refresh, stop))
+                    asyncio.create_task(refresh_worker(dsn, rollups, args.rollup_refresh, stop))
                     if args.rollup_refresh > 0
                     else None
                 )
@@ -317,7 +319,7 @@ async def main() -> None:
             f"| {r.p50_ms:.1f} | {r.p99_ms:.1f} | {per_commit:,.0f} | {r.refused} |"
         )
     if args.rollup_refresh > 0:
-        stored, raw = await rollup_matches(dsn)
+        stored, raw = await rollup_matches(dsn, rollups)
         print(
             f"\nrollup after the last refresh: {stored:,} events, raw table: {raw:,}"
             f" ({'the same' if stored == raw else 'DIFFERENT'})"

@@ -54,10 +54,9 @@ def counted_dimension(spec: ModelSpec, measure: Measure, dimensions: Iterable[st
 _QUALIFIED = re.compile(r"^\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def qualified_column(after: Part) -> str | None:
-    """The column in the text after a table's placeholder (`.course_id = ...`)."""
-    match = _QUALIFIED.match(after) if isinstance(after, str) else None
-    return match.group(1) if match else None
+def stored_placeholder(dimension: str) -> str:
+    """The placeholder `stored_join` puts for a stored dimension ("." is in no model's name)."""
+    return "." + dimension
 
 
 def stored_column(spec: ModelSpec, column: str, dimensions: Iterable[str]) -> str | None:
@@ -69,24 +68,31 @@ def stored_column(spec: ModelSpec, column: str, dimensions: Iterable[str]) -> st
     return None
 
 
-def join_keys(spec: ModelSpec, join: Join, dimensions: Iterable[str]) -> dict[str, str] | str:
-    """The columns of `spec` that `join` reads, each with the dimension among `dimensions`
-    holding it; or why the join cannot be made from those dimensions."""
+def stored_join(spec: ModelSpec, join: Join, dimensions: Iterable[str]) -> tuple[Part, ...] | str:
+    """`join`'s SQL with each `{spec}.column` it reads replaced by the placeholder of the
+    dimension among `dimensions` holding that column (`stored_placeholder`); or why the join
+    cannot be made from those dimensions."""
     if join.model == spec.model:
         return f"the join to {join.model} joins the model to itself"
-    parts, held = parse(join.sql), list(dimensions)
-    found: dict[str, str] = {}
-    for n, part in enumerate(parts):
+    held = list(dimensions)
+    parts: list[Part] = []
+    source = parse(join.sql)
+    for n, part in enumerate(source):
+        if n and source[n - 1] == Placeholder(spec.model):
+            continue  # read with the placeholder before it
         if part != Placeholder(spec.model):
+            parts.append(part)
             continue
-        column = qualified_column(parts[n + 1]) if n + 1 < len(parts) else None
-        if column is None:
+        after = source[n + 1] if n + 1 < len(source) else ""
+        after = after if isinstance(after, str) else ""
+        match = _QUALIFIED.match(after)
+        if match is None:
             return f"the join to {join.model} reads {spec.model} other than by a column"
-        dimension = stored_column(spec, column, held)
+        dimension = stored_column(spec, match.group(1), held)
         if dimension is None:
-            return f"the join to {join.model} needs {spec.model}.{column}, which is not stored"
-        found[column] = dimension
-    return found
+            return f"the join to {join.model} needs {spec.model}.{match.group(1)}, which is not stored"
+        parts += [Placeholder(stored_placeholder(dimension)), after[match.end() :]]
+    return tuple(parts)
 
 
 def opaque_numbers(spec: ModelSpec, names: Iterable[str]) -> list[str]:

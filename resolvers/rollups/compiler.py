@@ -33,8 +33,7 @@ from resolvers.filters import filter_sql
 from resolvers.plan import Node, Path, Plan, PlannedCondition
 from resolvers.rollups.layout import SCHEMA, Layout
 from resolvers.rollups.matcher import RollupState, bounded, valued
-from schema.rollups import join_keys, qualified_column
-from schema.snippets import Placeholder, parse
+from schema.rollups import stored_join, stored_placeholder
 from schema.spec import Dimension
 
 ROWS = "_rows"
@@ -72,22 +71,11 @@ class RollupBuilder(Builder):
         if len(path) > 1:
             return super().join_on(path, node)
         assert node.join is not None
-        root = self.layout.model
-        keys = join_keys(root, node.join, self.layout.spec.dimensions)
-        assert isinstance(keys, dict), keys  # the matcher made sure
-        pieces: list[sql.Piece] = []
-        parts = parse(node.join.sql)
-        for n, part in enumerate(parts):
-            if isinstance(part, Placeholder):
-                if part.name == node.model.model:
-                    pieces.append(sql.AliasName(node.alias))
-                continue  # the model's own: the stored column replaces it and its `.column`
-            column = qualified_column(part) if n and parts[n - 1] == Placeholder(root.model) else None
-            if column is None:
-                pieces.append(part)
-            else:
-                pieces += [self.rows.c[keys[column]], part[len(column) + 1 :]]
-        return sql.Snippet(pieces, sa.Boolean(), grouped=False)
+        parts = stored_join(self.layout.model, node.join, self.layout.spec.dimensions)
+        assert not isinstance(parts, str), parts  # the matcher made sure
+        names: dict[str, sql.Piece] = {node.model.model: sql.AliasName(node.alias)}
+        names |= {stored_placeholder(d): self.rows.c[d] for d in self.layout.spec.dimensions}
+        return sql.snippet(parts, names, sa.Boolean(), grouped=False)
 
     def base_aggregate(self, key: BaseKey) -> ColumnElement[Any]:
         name = key[1]

@@ -38,7 +38,7 @@ from resolvers.plan import (
 )
 from resolvers.rollups.layout import Layout
 from resolvers.values import TimeValue
-from schema.rollups import base_measures, join_keys
+from schema.rollups import base_measures, stored_join
 from schema.spec import MINUTE_GRAINS
 
 
@@ -155,9 +155,9 @@ def _joins(plan: Plan, layout: Layout) -> None:
         if node.join.relationship == "one_to_many":
             raise _Miss(f"{'.'.join(path)} is joined one-to-many, which would repeat stored rows")
         if len(path) == 1:
-            keys = join_keys(layout.model, node.join, layout.spec.dimensions)
-            if isinstance(keys, str):
-                raise _Miss(keys)
+            stored = stored_join(layout.model, node.join, layout.spec.dimensions)
+            if isinstance(stored, str):
+                raise _Miss(stored)
     joined = sorted({".".join(m.path) for m in (*plan.measures, *_measures(plan.having)) if m.path})
     if joined:
         raise _Miss(f"measures of joined models ({', '.join(joined)}) are not stored")
